@@ -1,0 +1,80 @@
+// The Link abstraction: one logical, reliable, ordered-per-message channel to
+// one peer, whatever carries it (K TCP connections, UCX, verbs).  Algorithms
+// in collectives/ are written against this interface and know nothing of
+// sockets (as Gloo's algorithms know only pairs and buffers).
+//
+// Messages are identified by (op_seq, msg): the operation's sequence number
+// and the message's index within that operation for this ordered pair of
+// peers.  A message may be split into frames and striped over connections;
+// the receiver reassembles it by offset directly into the posted buffer.
+//
+// All methods and all LinkEvents callbacks run on the owning communicator's
+// progress thread (the thread that drives the EventLoop).
+#ifndef MERIDIAN_TRANSPORT_LINK_H_
+#define MERIDIAN_TRANSPORT_LINK_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "transport/framing.h"
+
+namespace meridian::transport {
+
+class LinkEvents {
+ public:
+  virtual ~LinkEvents() = default;
+  // Every byte of the message has been handed to the kernel; the send
+  // buffer may be reused.
+  virtual void OnSendDone(int peer, uint64_t op_seq, uint32_t msg) = 0;
+  // Every byte of the message is in the posted receive buffer.
+  virtual void OnRecvDone(int peer, uint64_t op_seq, uint32_t msg) = 0;
+  // A data frame for the posted receive (op_seq, msg) carried a different
+  // descriptor: the peers called different operations.  The frame's payload
+  // was discarded; the caller is expected to abort the operation.
+  virtual void OnDescriptorMismatch(int peer, uint64_t op_seq,
+                                    const OpDescriptor& expected,
+                                    const OpDescriptor& received) = 0;
+  // The peer aborted operation op_seq and said why.
+  virtual void OnRemoteAbort(int peer, uint64_t op_seq,
+                             const std::string& reason) = 0;
+  // The link failed (closed, reset, malformed frame, receive larger than
+  // posted).  The link is dead after this; no further events come from it.
+  virtual void OnLinkError(int peer, const absl::Status& status) = 0;
+};
+
+class Link {
+ public:
+  virtual ~Link() = default;
+
+  virtual int peer() const = 0;
+  virtual int num_connections() const = 0;
+  virtual bool failed() const = 0;
+
+  // Queues message (op_seq, msg) of len bytes (len may be 0: one empty frame
+  // still travels, carrying the descriptor).  Messages to one peer enter
+  // the wire in posting order; their frames are spread over all connections
+  // by queue depth.  data must stay valid until OnSendDone.
+  virtual void PostSend(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
+                        const void* data, size_t len) = 0;
+
+  // Posts the buffer for message (op_seq, msg) of exactly len bytes.  Frames
+  // of a message that is not posted yet wait in the socket (the connection
+  // stops reading: back-pressure, no unbounded buffering).
+  virtual void PostRecv(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
+                        void* data, size_t len) = 0;
+
+  // Tells the peer that operation op_seq is aborted, with a reason.
+  virtual void SendAbort(uint64_t op_seq, const std::string& reason) = 0;
+
+  // Forgets all sends and receives of operations <= op_seq that are not
+  // finished.  Frames already partly written are completed (so framing stays
+  // intact); frames that arrive later for those operations are read and
+  // discarded.  No events are raised for forgotten messages.
+  virtual void CancelThrough(uint64_t op_seq) = 0;
+};
+
+}  // namespace meridian::transport
+
+#endif  // MERIDIAN_TRANSPORT_LINK_H_
