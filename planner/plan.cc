@@ -1,0 +1,76 @@
+#include "planner/plan.h"
+
+#include <sstream>
+
+namespace meridian::planner {
+
+const char* CollectiveName(Collective c) {
+  switch (c) {
+    case Collective::kAllReduce: return "all_reduce";
+    case Collective::kBroadcast: return "broadcast";
+    case Collective::kReduce: return "reduce";
+    case Collective::kAllGather: return "all_gather";
+    case Collective::kReduceScatter: return "reduce_scatter";
+    case Collective::kBarrier: return "barrier";
+  }
+  return "unknown";
+}
+
+void Plan::Finalize() {
+  const int n = static_cast<int>(steps.size());
+  dep_count.assign(n, 0);
+  std::vector<int32_t> fanout(n + 1, 0);
+  for (int i = 0; i < n; ++i) {
+    for (int32_t d : steps[i].deps) {
+      if (d < 0) continue;
+      ++dep_count[i];
+      ++fanout[d + 1];
+    }
+  }
+  dependents_begin.assign(n + 1, 0);
+  for (int i = 0; i < n; ++i) dependents_begin[i + 1] = dependents_begin[i] + fanout[i + 1];
+  dependents.assign(dependents_begin[n], 0);
+  std::vector<int32_t> fill(dependents_begin.begin(), dependents_begin.end() - 1);
+  for (int i = 0; i < n; ++i) {
+    for (int32_t d : steps[i].deps) {
+      if (d >= 0) dependents[fill[d]++] = i;
+    }
+  }
+  sends_to.assign(world_size, {});
+  recvs_from.assign(world_size, {});
+  max_recv_reduce_elems = 0;
+  for (int i = 0; i < n; ++i) {
+    const Step& s = steps[i];
+    if (s.kind == StepKind::kSend) sends_to[s.peer].push_back(i);
+    if (s.kind == StepKind::kRecv || s.kind == StepKind::kRecvReduce) {
+      recvs_from[s.peer].push_back(i);
+    }
+    if (s.kind == StepKind::kRecvReduce && s.count > max_recv_reduce_elems) {
+      max_recv_reduce_elems = s.count;
+    }
+  }
+}
+
+std::string Plan::DebugString() const {
+  static const char* kKinds[] = {"send", "recv", "recv_reduce", "copy"};
+  static const char* kBufs[] = {"in", "out", "scratch"};
+  std::ostringstream os;
+  os << CollectiveName(collective) << " rank " << rank << "/" << world_size
+     << " steps " << steps.size() << "\n";
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& s = steps[i];
+    os << "  #" << i << " " << kKinds[static_cast<int>(s.kind)];
+    if (s.peer >= 0) os << " peer " << s.peer;
+    os << " " << kBufs[static_cast<int>(s.src.buf)] << "[" << s.src.offset << "]"
+       << " -> " << kBufs[static_cast<int>(s.dst.buf)] << "[" << s.dst.offset
+       << "] x" << s.count;
+    if (s.finalize) os << " finalize";
+    for (int32_t d : s.deps) {
+      if (d >= 0) os << " after #" << d;
+    }
+    os << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace meridian::planner

@@ -1,0 +1,97 @@
+// The Plan IR: for one rank and one operation, the ordered list of steps
+// (send, receive, receive-and-reduce, local copy) over chunk ranges of three
+// buffers.  Every algorithm — ring, tree, hierarchy, compressed variants —
+// is a generator of Plans; collectives/executor runs any Plan.
+//
+// Message matching: the k-th kSend to peer P in a plan and the k-th
+// kRecv/kRecvReduce from this rank in P's plan are the same message.  Plan
+// generators guarantee this pairing; CheckPlanPairing verifies it.
+#ifndef MERIDIAN_PLANNER_PLAN_H_
+#define MERIDIAN_PLANNER_PLAN_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace meridian::planner {
+
+// Values are part of the wire format (operation descriptors).
+enum class Collective : uint8_t {
+  kAllReduce = 0,
+  kBroadcast = 1,
+  kReduce = 2,
+  kAllGather = 3,
+  kReduceScatter = 4,
+  kBarrier = 5,
+};
+const char* CollectiveName(Collective c);
+
+enum class BufferId : uint8_t { kInput = 0, kOutput = 1, kScratch = 2 };
+
+struct BufRef {
+  BufferId buf = BufferId::kInput;
+  uint64_t offset = 0;  // in elements
+};
+
+enum class StepKind : uint8_t {
+  kSend,        // send src[0, count) to peer
+  kRecv,        // receive count elements from peer into dst
+  kRecvReduce,  // receive from peer; dst = src (op) received
+  kCopy,        // dst = src, locally
+};
+
+struct Step {
+  StepKind kind = StepKind::kCopy;
+  int32_t peer = -1;
+  BufRef src;
+  BufRef dst;
+  uint64_t count = 0;
+  // After the reduction, divide by the world size (kAvg): done exactly once,
+  // by the step that produces a final value.
+  bool finalize = false;
+  // Indices of earlier steps that must complete first (data or buffer-reuse
+  // hazards).
+  int32_t deps[2] = {-1, -1};
+};
+
+struct Plan {
+  Collective collective = Collective::kAllReduce;
+  int rank = 0;
+  int world_size = 1;
+  uint64_t scratch_elems = 0;  // size of the kScratch buffer
+  uint64_t max_recv_reduce_elems = 0;  // largest kRecvReduce (staging size)
+  std::vector<Step> steps;
+
+  // Derived by Finalize(): reverse dependency edges in CSR form, and each
+  // peer's sends and receives in message order.
+  std::vector<int32_t> dependents_begin;  // size steps+1
+  std::vector<int32_t> dependents;
+  std::vector<uint8_t> dep_count;
+  std::vector<std::vector<int32_t>> sends_to;    // [peer] -> step indices
+  std::vector<std::vector<int32_t>> recvs_from;  // [peer] -> step indices
+
+  void Finalize();
+  std::string DebugString() const;
+};
+
+// What to plan.  `count` follows the C API of each collective: all-reduce,
+// broadcast, reduce: elements of the whole buffer; all-gather: elements
+// each rank contributes; reduce-scatter: elements each rank receives.
+struct PlanRequest {
+  Collective collective = Collective::kAllReduce;
+  int rank = 0;
+  int world_size = 1;
+  uint64_t count = 0;
+  int root = 0;
+  bool in_place = false;
+  bool average = false;         // op is kAvg: finalize final values
+  uint64_t chunk_elems = 1;     // pipelining granularity (>= 1)
+};
+
+// Ring algorithms in rank order (ring order by topology comes with the
+// planner's topology model).
+Plan BuildRingPlan(const PlanRequest& request);
+
+}  // namespace meridian::planner
+
+#endif  // MERIDIAN_PLANNER_PLAN_H_

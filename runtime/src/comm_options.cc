@@ -1,0 +1,116 @@
+#include "runtime/src/comm_options.h"
+
+#include <cstddef>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "base/env.h"
+#include "base/status_macros.h"
+#include "runtime/src/params.h"
+
+namespace meridian::runtime {
+namespace {
+
+// True when the caller's struct is large enough to contain `field` (an
+// older binary passes a shorter struct; missing fields take defaults).
+#define MDN_CONFIG_HAS(cfg, field) \
+  ((cfg) != nullptr &&             \
+   (cfg)->struct_size >= offsetof(mdnCommConfig_t, field) + sizeof((cfg)->field))
+
+absl::StatusOr<int64_t> EnvIntEither(const char* primary, const char* fallback,
+                                     int64_t default_value) {
+  if (GetEnv(primary)) return GetEnvInt(primary, default_value);
+  if (fallback != nullptr && GetEnv(fallback)) return GetEnvInt(fallback, default_value);
+  return default_value;
+}
+
+absl::StatusOr<std::string> CoordinatorAddress(const mdnCommConfig_t* cfg) {
+  if (MDN_CONFIG_HAS(cfg, coordinator) && cfg->coordinator != nullptr) {
+    return std::string(cfg->coordinator);
+  }
+  if (auto v = GetEnv("MERIDIAN_COORDINATOR")) return *v;
+  auto addr = GetEnv("MASTER_ADDR");
+  auto port = GetEnv("MASTER_PORT");
+  if (addr && port) return absl::StrCat(*addr, ":", *port);
+  return absl::InvalidArgumentError(
+      "no coordinator address: set mdnCommConfig_t.coordinator, "
+      "MERIDIAN_COORDINATOR=HOST:PORT, or MASTER_ADDR and MASTER_PORT");
+}
+
+}  // namespace
+
+absl::StatusOr<CommOptions> ResolveCommOptions(const mdnCommConfig_t* cfg) {
+  if (cfg != nullptr &&
+      (cfg->struct_size < offsetof(mdnCommConfig_t, version) + sizeof(uint32_t) ||
+       cfg->version == 0)) {
+    return absl::InvalidArgumentError(
+        "mdnCommConfig_t is not initialised: call mdnCommConfigInit first");
+  }
+  CommOptions o;
+  MDN_ASSIGN_OR_RETURN(std::string coord, CoordinatorAddress(cfg));
+  auto parsed = transport::ParseHostPort(coord);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("coordinator address: ", parsed.status().message()));
+  }
+  o.coordinator = *parsed;
+  if (o.coordinator.port == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("coordinator address '", coord, "' needs a non-zero port"));
+  }
+
+  if (MDN_CONFIG_HAS(cfg, world_size) && cfg->world_size != 0) {
+    o.world_size = cfg->world_size;
+  } else {
+    MDN_ASSIGN_OR_RETURN(int64_t ws, EnvIntEither("MERIDIAN_WORLD_SIZE", "WORLD_SIZE", 0));
+    o.world_size = static_cast<int>(ws);
+  }
+  if (o.world_size < 1 || o.world_size > 65536) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "world size ", o.world_size,
+        " is invalid: set mdnCommConfig_t.world_size or MERIDIAN_WORLD_SIZE (1..65536)"));
+  }
+
+  if (MDN_CONFIG_HAS(cfg, rank) && cfg->rank >= 0) {
+    o.rank = cfg->rank;
+  } else {
+    MDN_ASSIGN_OR_RETURN(int64_t r, EnvIntEither("MERIDIAN_RANK", "RANK", -1));
+    o.rank = static_cast<int>(r);
+  }
+  if (o.rank < -1 || o.rank >= o.world_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rank ", o.rank, " is out of range for world size ", o.world_size));
+  }
+
+  auto pick = [](int from_config, int64_t from_param) {
+    return from_config > 0 ? from_config : static_cast<int>(from_param);
+  };
+  o.connections_per_peer = pick(
+      MDN_CONFIG_HAS(cfg, connections_per_peer) ? cfg->connections_per_peer : 0,
+      param::ConnectionsPerPeer());
+  if (o.connections_per_peer <= 0) o.connections_per_peer = 2;  // loopback/LAN default
+  if (o.connections_per_peer > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "connections per peer ", o.connections_per_peer, " exceeds the maximum of 64"));
+  }
+  o.connect_timeout_ms = pick(
+      MDN_CONFIG_HAS(cfg, connect_timeout_ms) ? cfg->connect_timeout_ms : 0,
+      param::ConnectTimeoutMs());
+  o.op_timeout_ms = pick(MDN_CONFIG_HAS(cfg, op_timeout_ms) ? cfg->op_timeout_ms : 0,
+                         param::OpTimeoutMs());
+  if (o.connect_timeout_ms <= 0 || o.op_timeout_ms <= 0) {
+    return absl::InvalidArgumentError("timeouts must be positive");
+  }
+
+  if (MDN_CONFIG_HAS(cfg, advertise_address) && cfg->advertise_address != nullptr) {
+    o.advertise_host = cfg->advertise_address;
+  } else if (auto v = GetEnv("MERIDIAN_ADVERTISE_ADDR")) {
+    o.advertise_host = *v;
+  }
+  o.chunk_bytes = static_cast<size_t>(std::max<int64_t>(64, param::ChunkBytes()));
+  o.frame_bytes = static_cast<size_t>(std::max<int64_t>(4096, param::FrameBytes()));
+  o.socket_buffer_bytes = static_cast<int>(std::max<int64_t>(0, param::SocketBufferBytes()));
+  return o;
+}
+
+}  // namespace meridian::runtime

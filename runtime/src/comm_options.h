@@ -1,0 +1,35 @@
+// The communicator's settings, resolved once from (in order) the caller's
+// mdnCommConfig_t, MERIDIAN_* variables, torchrun's variables (MASTER_ADDR,
+// MASTER_PORT, RANK, WORLD_SIZE) and the defaults.
+#ifndef MERIDIAN_RUNTIME_SRC_COMM_OPTIONS_H_
+#define MERIDIAN_RUNTIME_SRC_COMM_OPTIONS_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "meridian.h"
+#include "transport/socket.h"
+
+namespace meridian::runtime {
+
+struct CommOptions {
+  transport::HostPort coordinator;
+  int world_size = 0;
+  int rank = -1;  // -1: assigned by the coordinator
+  int connections_per_peer = 0;
+  int connect_timeout_ms = 0;
+  int op_timeout_ms = 0;
+  std::string advertise_host;  // empty: the interface reaching the coordinator
+  size_t chunk_bytes = 0;
+  size_t frame_bytes = 0;
+  int socket_buffer_bytes = 0;
+};
+
+// Errors: InvalidArgument naming the field or variable that is missing or
+// malformed (e.g. "no coordinator address: set MERIDIAN_COORDINATOR").
+absl::StatusOr<CommOptions> ResolveCommOptions(const mdnCommConfig_t* config);
+
+}  // namespace meridian::runtime
+
+#endif  // MERIDIAN_RUNTIME_SRC_COMM_OPTIONS_H_

@@ -1,0 +1,18 @@
+// Every tunable of the runtime, with its MERIDIAN_* variable and default.
+#ifndef MERIDIAN_RUNTIME_SRC_PARAMS_H_
+#define MERIDIAN_RUNTIME_SRC_PARAMS_H_
+
+#include "base/env.h"
+
+// 0 = let the library choose.
+MDN_PARAM(ConnectionsPerPeer, "CONNECTIONS_PER_PEER", 0)
+MDN_PARAM(ConnectTimeoutMs, "CONNECT_TIMEOUT_MS", 30000)
+MDN_PARAM(OpTimeoutMs, "OP_TIMEOUT_MS", 300000)
+// Pipelining granularity of ring algorithms.
+MDN_PARAM(ChunkBytes, "CHUNK_BYTES", 512 << 10)
+// Largest frame a message is cut into before striping over connections.
+MDN_PARAM(FrameBytes, "FRAME_BYTES", 256 << 10)
+// SO_SNDBUF/SO_RCVBUF per connection; 0 keeps the kernel's autotuning.
+MDN_PARAM(SocketBufferBytes, "SOCKET_BUFFER_BYTES", 4 << 20)
+
+#endif  // MERIDIAN_RUNTIME_SRC_PARAMS_H_
