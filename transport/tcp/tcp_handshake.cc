@@ -1,0 +1,146 @@
+#include "transport/tcp/tcp_handshake.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "transport/socket.h"
+#include "transport/wire.h"
+
+namespace meridian::transport {
+
+namespace {
+
+std::vector<uint8_t> Frame(const std::vector<uint8_t>& payload) {
+  FrameHeader h;
+  h.type = FrameType::kHello;
+  h.length = static_cast<uint32_t>(payload.size());
+  std::vector<uint8_t> out(kFrameHeaderSize + payload.size());
+  EncodeFrameHeader(h, out.data());
+  std::copy(payload.begin(), payload.end(), out.begin() + kFrameHeaderSize);
+  return out;
+}
+
+absl::Status TrailingBytes(const ByteReader& r, const char* what) {
+  if (r.remaining() == 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "malformed ", what, ": ", r.remaining(), " unexpected trailing bytes"));
+}
+
+}  // namespace
+
+std::vector<uint8_t> EncodeHelloFrame(const Hello& hello) {
+  ByteWriter w;
+  w.U64(hello.group_id);
+  w.U64(hello.epoch);
+  w.I32(hello.from_rank);
+  w.I32(hello.to_rank);
+  w.U32(hello.conn_index);
+  w.U32(hello.num_connections);
+  return Frame(w.data());
+}
+
+std::vector<uint8_t> EncodeHelloReplyFrame(const HelloReply& reply) {
+  ByteWriter w;
+  w.U8(reply.accepted ? 1 : 0);
+  // Cut so that the reply always fits the peer's handshake limit.
+  w.Str(reply.reason.substr(0, 1024));
+  return Frame(w.data());
+}
+
+absl::StatusOr<Hello> DecodeHello(const std::vector<uint8_t>& payload) {
+  ByteReader r(payload.data(), payload.size());
+  Hello h;
+  MDN_ASSIGN_OR_RETURN(h.group_id, r.U64());
+  MDN_ASSIGN_OR_RETURN(h.epoch, r.U64());
+  MDN_ASSIGN_OR_RETURN(h.from_rank, r.I32());
+  MDN_ASSIGN_OR_RETURN(h.to_rank, r.I32());
+  MDN_ASSIGN_OR_RETURN(h.conn_index, r.U32());
+  MDN_ASSIGN_OR_RETURN(h.num_connections, r.U32());
+  MDN_RETURN_IF_ERROR(TrailingBytes(r, "hello"));
+  return h;
+}
+
+absl::StatusOr<HelloReply> DecodeHelloReply(const std::vector<uint8_t>& payload) {
+  ByteReader r(payload.data(), payload.size());
+  HelloReply reply;
+  MDN_ASSIGN_OR_RETURN(uint8_t accepted, r.U8());
+  if (accepted > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed hello reply: verdict ", int{accepted}, " is neither 0 nor 1"));
+  }
+  reply.accepted = accepted == 1;
+  MDN_ASSIGN_OR_RETURN(reply.reason, r.Str(1024));
+  MDN_RETURN_IF_ERROR(TrailingBytes(r, "hello reply"));
+  return reply;
+}
+
+std::string CheckHello(const Hello& h, const MeshSpec& spec) {
+  if (h.group_id != spec.group_id) {
+    return absl::StrCat("group mismatch: the connection is for group ",
+                        h.group_id, " but rank ", spec.rank,
+                        " here belongs to group ", spec.group_id);
+  }
+  if (h.epoch != spec.epoch) {
+    return absl::StrCat("epoch mismatch: the connection is for epoch ", h.epoch,
+                        " but rank ", spec.rank, " here is at epoch ",
+                        spec.epoch);
+  }
+  if (h.to_rank != spec.rank) {
+    return absl::StrCat("rank mismatch: the connection is for rank ", h.to_rank,
+                        " but this is rank ", spec.rank);
+  }
+  if (h.from_rank < 0 || h.from_rank >= spec.world_size) {
+    return absl::StrCat("rank ", h.from_rank, " is not in the group of ",
+                        spec.world_size);
+  }
+  if (h.from_rank >= spec.rank) {
+    return absl::StrCat("rank ", h.from_rank, " must not dial rank ", spec.rank,
+                        " (lower ranks dial higher ones)");
+  }
+  uint32_t k = static_cast<uint32_t>(spec.options.connections_per_peer);
+  if (h.num_connections != k) {
+    return absl::StrCat("connections-per-peer mismatch: the dialer uses ",
+                        h.num_connections, " but rank ", spec.rank, " uses ", k);
+  }
+  if (h.conn_index >= k) {
+    return absl::StrCat("connection index ", h.conn_index,
+                        " out of range for ", k, " connections");
+  }
+  return "";
+}
+
+absl::Status FrameReader::Read(int fd, const FrameLimits& limits) {
+  while (!done_) {
+    ssize_t n;
+    if (!header_ok_) {
+      n = recv(fd, hdr_ + hdr_have_, kFrameHeaderSize - hdr_have_, MSG_DONTWAIT);
+      if (n > 0) {
+        hdr_have_ += static_cast<size_t>(n);
+        if (hdr_have_ < kFrameHeaderSize) continue;
+        MDN_ASSIGN_OR_RETURN(header_, DecodeFrameHeader(hdr_, limits));
+        header_ok_ = true;
+        payload_.resize(header_.length);
+        done_ = header_.length == 0;
+        continue;
+      }
+    } else {
+      n = recv(fd, payload_.data() + payload_have_,
+               payload_.size() - payload_have_, MSG_DONTWAIT);
+      if (n > 0) {
+        payload_have_ += static_cast<size_t>(n);
+        done_ = payload_have_ == payload_.size();
+        continue;
+      }
+    }
+    if (n == 0) return absl::UnavailableError("connection closed by peer");
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return absl::OkStatus();
+    return ErrnoStatus("receive", errno);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace meridian::transport

@@ -1,0 +1,173 @@
+// A Link over K non-blocking TCP connections to one peer.  Every message is
+// cut into frames of at most TcpOptions::frame_bytes; each frame goes to the
+// connection with the fewest queued bytes, so one large message uses all K
+// connections at once.  Payloads travel straight from the sender's buffer
+// (writev) into the receiver's posted buffer (readv at the frame's offset).
+//
+// Single-threaded: every method and every handler runs on the thread that
+// drives the EventLoop, which must outlive the link.
+#ifndef MERIDIAN_TRANSPORT_TCP_TCP_LINK_H_
+#define MERIDIAN_TRANSPORT_TCP_TCP_LINK_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "transport/event_loop.h"
+#include "transport/framing.h"
+#include "transport/link.h"
+#include "transport/socket.h"
+#include "transport/tcp/tcp_mesh.h"
+
+namespace meridian::transport {
+
+class TcpLink final : public Link {
+ public:
+  // Takes connected sockets (index = connection index, all to `peer`), makes
+  // them non-blocking and registers them with `loop`.  `peer_name` appears
+  // in error messages, e.g. "127.0.0.1:4567".
+  static absl::StatusOr<std::unique_ptr<TcpLink>> Create(
+      int peer, std::string peer_name, std::vector<Fd> connections,
+      const TcpOptions& options, EventLoop* loop, LinkEvents* events);
+  ~TcpLink() override;
+
+  int peer() const override { return peer_; }
+  int num_connections() const override { return static_cast<int>(conns_.size()); }
+  bool failed() const override { return failed_; }
+
+  void PostSend(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
+                const void* data, size_t len) override;
+  void PostRecv(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
+                void* data, size_t len) override;
+  void SendAbort(uint64_t op_seq, const std::string& reason) override;
+  void CancelThrough(uint64_t op_seq) override;
+
+  // Bytes (headers included) written to / read from connection `conn` so
+  // far; lets tests and tools check that striping uses every connection.
+  uint64_t bytes_sent(int conn) const { return conns_[conn].bytes_sent; }
+  uint64_t bytes_received(int conn) const { return conns_[conn].bytes_received; }
+
+ private:
+  struct MsgKey {
+    uint64_t op_seq;
+    uint32_t msg;
+    bool operator==(const MsgKey& o) const {
+      return op_seq == o.op_seq && msg == o.msg;
+    }
+  };
+  struct MsgKeyHash {
+    size_t operator()(const MsgKey& k) const {
+      return static_cast<size_t>(k.op_seq * 0x9E3779B97F4A7C15ull) ^ k.msg;
+    }
+  };
+
+  struct SendFrame {
+    uint8_t header[kFrameHeaderSize];
+    const uint8_t* payload = nullptr;
+    uint32_t length = 0;
+    uint32_t msg = 0;
+    uint64_t op_seq = 0;
+    bool is_data = true;
+    // Holds the payload when the caller's buffer may no longer be used: abort
+    // reasons, and the rest of a cancelled frame that was already started.
+    std::vector<uint8_t> owned;
+  };
+
+  enum class RxState { kHeader, kPayload, kParked };
+
+  struct Conn {
+    Fd fd;
+    uint32_t interest = 0;  // epoll mask currently registered
+
+    // Send side.
+    std::deque<SendFrame> queue;
+    size_t queued_bytes = 0;  // not yet written, headers included
+    size_t head_written = 0;  // bytes of queue.front() already written
+    uint64_t bytes_sent = 0;
+
+    // Receive side.
+    RxState rx = RxState::kHeader;
+    uint8_t hdr[kFrameHeaderSize];
+    size_t hdr_have = 0;
+    FrameHeader frame;        // decoded header of the frame being received
+    uint8_t* dest = nullptr;  // where the payload goes; nullptr: discard
+    bool deliver = false;     // the frame counts toward a posted receive
+    uint64_t payload_done = 0;
+    std::string abort_reason;
+    bool resume_pending = false;  // parked, and its receive has been posted
+    uint64_t bytes_received = 0;
+  };
+
+  struct PostedRecv {
+    uint8_t* data;
+    size_t len;
+    size_t received = 0;
+    OpDescriptor desc;
+    bool mismatched = false;
+  };
+
+  TcpLink(int peer, std::string peer_name, const TcpOptions& options,
+          EventLoop* loop, LinkEvents* events);
+  absl::Status Start(std::vector<Fd> connections);
+
+  // Marks the link dead, closes its sockets and reports once.
+  void Fail(const absl::Status& status);
+  absl::Status ConnectionLost(const char* what, int err) const;
+  absl::Status ClosedByPeer() const;
+  std::string Who() const;  // "rank 3 (127.0.0.1:4567)"
+  void UpdateInterest(Conn& c);
+  void OnConnEvents(size_t index, uint32_t events);
+
+  // Send path (tcp_link.cc).  Returns false when the link failed or was
+  // destroyed by a callback, so the caller must not touch it again.
+  bool WriteSome(Conn& c);
+  // Inserts a frame ahead of every queued data frame that has not started.
+  SendFrame& InsertUrgent(Conn& c);
+  size_t ShallowestConn() const;
+  void CancelSends(uint64_t op_seq);
+
+  // Receive path (tcp_link_recv.cc).
+  bool ReadSome(Conn& c);
+  bool OnHeader(Conn& c);
+  bool BeginData(Conn& c);
+  void Discard(Conn& c);
+  bool CompleteFrame(Conn& c);
+  void OnKick();
+  void Kick();
+  void CancelRecvs(uint64_t op_seq);
+  uint8_t* Scratch();
+  bool Cancelled(uint64_t op_seq) const {
+    return any_cancelled_ && op_seq <= cancelled_through_;
+  }
+
+  const int peer_;
+  const std::string peer_name_;
+  const TcpOptions options_;
+  const size_t frame_bytes_;
+  EventLoop* const loop_;
+  LinkEvents* const events_;
+
+  std::vector<Conn> conns_;  // never resized after Start: references stay valid
+  Fd kick_;                  // eventfd: runs parked work outside the caller's stack
+  bool failed_ = false;
+  uint64_t cancelled_through_ = 0;
+  bool any_cancelled_ = false;  // op_seq 0 is valid, so the mark alone can't say
+
+  std::unordered_map<MsgKey, uint32_t, MsgKeyHash> sends_;  // frames left
+  std::unordered_map<MsgKey, PostedRecv, MsgKeyHash> recvs_;
+  std::vector<MsgKey> send_done_scratch_;
+  std::unique_ptr<uint8_t[]> scratch_;
+
+  // Cleared by the destructor; a handler that fired a callback checks it
+  // before touching the link again, since the callback may destroy it.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace meridian::transport
+
+#endif  // MERIDIAN_TRANSPORT_TCP_TCP_LINK_H_

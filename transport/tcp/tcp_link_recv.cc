@@ -1,0 +1,255 @@
+// TcpLink receive path: frame headers are decoded and checked, payloads land
+// directly in the posted buffer at the frame's offset, and a connection whose
+// next frame has no posted receive stops reading (parks) until one is posted.
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "transport/tcp/tcp_link.h"
+
+namespace meridian::transport {
+
+namespace {
+// One handler call reads at most this much before returning to the loop, so
+// that one fast connection cannot starve the others.
+constexpr size_t kReadBudget = 16u << 20;
+// Discarded payloads (cancelled ops, mismatched descriptors) are drained
+// through a buffer of this size.
+constexpr size_t kScratchBytes = 256u << 10;
+}  // namespace
+
+uint8_t* TcpLink::Scratch() {
+  if (!scratch_) scratch_.reset(new uint8_t[kScratchBytes]);
+  return scratch_.get();
+}
+
+void TcpLink::Kick() {
+  uint64_t one = 1;
+  ssize_t rc = write(kick_.get(), &one, sizeof(one));
+  (void)rc;  // EAGAIN: the counter is saturated, a kick is pending anyway
+}
+
+void TcpLink::PostRecv(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
+                       void* data, size_t len) {
+  if (failed_) return;
+  PostedRecv r;
+  r.data = static_cast<uint8_t*>(data);
+  r.len = len;
+  r.desc = desc;
+  recvs_.insert_or_assign(MsgKey{op_seq, msg}, r);
+  bool kick = false;
+  for (Conn& c : conns_) {
+    if (c.rx == RxState::kParked && c.frame.op_seq == op_seq &&
+        c.frame.msg == msg && !c.resume_pending) {
+      c.resume_pending = true;
+      kick = true;
+    }
+  }
+  // Resumed from the loop, not here: resuming may complete the message, and
+  // OnRecvDone must not run inside the caller's PostRecv.
+  if (kick) Kick();
+}
+
+void TcpLink::CancelRecvs(uint64_t op_seq) {
+  for (auto it = recvs_.begin(); it != recvs_.end();) {
+    if (it->first.op_seq <= op_seq) {
+      it = recvs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  bool kick = false;
+  for (Conn& c : conns_) {
+    if (c.frame.type != FrameType::kData || c.frame.op_seq > op_seq) continue;
+    if (c.rx == RxState::kParked) {
+      // Waiting for a receive that will never be posted now: drain instead.
+      if (!c.resume_pending) kick = true;
+      c.resume_pending = true;
+    } else if (c.rx == RxState::kPayload) {
+      // The caller may reuse the buffer as soon as we return.
+      c.dest = nullptr;
+      c.deliver = false;
+    }
+  }
+  if (kick) Kick();
+}
+
+void TcpLink::OnKick() {
+  uint64_t count;
+  while (read(kick_.get(), &count, sizeof(count)) > 0) {
+  }
+  for (size_t i = 0; i < conns_.size(); ++i) {
+    if (failed_) return;
+    Conn& c = conns_[i];
+    if (!c.resume_pending) continue;
+    c.resume_pending = false;
+    if (c.rx != RxState::kParked) continue;
+    if (!BeginData(c)) return;  // failed or destroyed by a callback
+  }
+}
+
+void TcpLink::Discard(Conn& c) {
+  c.dest = nullptr;
+  c.deliver = false;
+  c.rx = c.frame.length == 0 ? RxState::kHeader : RxState::kPayload;
+  UpdateInterest(c);
+}
+
+bool TcpLink::ReadSome(Conn& c) {
+  size_t budget = kReadBudget;
+  while (budget > 0) {
+    if (c.rx == RxState::kParked) return true;
+    ssize_t n;
+    if (c.rx == RxState::kHeader) {
+      if (c.hdr_have == kFrameHeaderSize) {
+        if (!OnHeader(c)) return false;
+        continue;
+      }
+      n = recv(c.fd.get(), c.hdr + c.hdr_have, kFrameHeaderSize - c.hdr_have,
+               MSG_DONTWAIT);
+      if (n > 0) {
+        c.hdr_have += static_cast<size_t>(n);
+        c.bytes_received += static_cast<uint64_t>(n);
+        budget -= std::min(budget, static_cast<size_t>(n));
+        continue;
+      }
+    } else {
+      size_t rest = c.frame.length - c.payload_done;
+      struct iovec iov[2];
+      iov[0].iov_base = c.dest != nullptr ? c.dest + c.payload_done : Scratch();
+      iov[0].iov_len = c.dest != nullptr ? rest : std::min(rest, kScratchBytes);
+      // Reading the next header in the same call saves a syscall per frame;
+      // only when this call can finish the payload, so bytes stay in order.
+      iov[1].iov_base = c.hdr;
+      iov[1].iov_len = kFrameHeaderSize;
+      int niov = iov[0].iov_len == rest ? 2 : 1;
+      n = readv(c.fd.get(), iov, niov);
+      if (n > 0) {
+        size_t got = static_cast<size_t>(n);
+        size_t payload = std::min(got, rest);
+        c.payload_done += payload;
+        c.hdr_have = got - payload;
+        c.bytes_received += got;
+        budget -= std::min(budget, got);
+        if (c.payload_done == c.frame.length && !CompleteFrame(c)) return false;
+        continue;
+      }
+    }
+    if (n == 0) {
+      Fail(ClosedByPeer());
+      return false;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+    Fail(ConnectionLost("receive", errno));
+    return false;
+  }
+  return true;
+}
+
+bool TcpLink::OnHeader(Conn& c) {
+  absl::StatusOr<FrameHeader> h = DecodeFrameHeader(c.hdr, options_.limits);
+  c.hdr_have = 0;
+  if (!h.ok()) {
+    Fail(absl::InvalidArgumentError(
+        absl::StrCat(Who(), ": ", h.status().message())));
+    return false;
+  }
+  c.frame = *h;
+  c.payload_done = 0;
+  c.dest = nullptr;
+  c.deliver = false;
+  switch (c.frame.type) {
+    case FrameType::kData:
+      return BeginData(c);
+    case FrameType::kAbort:
+      c.abort_reason.assign(c.frame.length, '\0');
+      c.dest = reinterpret_cast<uint8_t*>(c.abort_reason.data());
+      if (c.frame.length == 0) return CompleteFrame(c);
+      c.rx = RxState::kPayload;
+      return true;
+    default:
+      Fail(absl::InvalidArgumentError(absl::StrCat(
+          Who(), ": malformed frame: unexpected frame type ",
+          static_cast<int>(c.frame.type), " on a data connection")));
+      return false;
+  }
+}
+
+bool TcpLink::BeginData(Conn& c) {
+  const FrameHeader& h = c.frame;
+  if (Cancelled(h.op_seq)) {
+    Discard(c);
+    return true;
+  }
+  auto it = recvs_.find(MsgKey{h.op_seq, h.msg});
+  if (it == recvs_.end()) {
+    // Back-pressure: the bytes wait in the socket, not in our memory.
+    c.rx = RxState::kParked;
+    UpdateInterest(c);
+    return true;
+  }
+  PostedRecv& r = it->second;
+  if (r.mismatched) {
+    Discard(c);
+    return true;
+  }
+  if (memcmp(r.desc.data(), h.desc.data(), r.desc.size()) != 0) {
+    r.mismatched = true;  // one event per message, not one per frame
+    OpDescriptor expected = r.desc;
+    OpDescriptor received = h.desc;
+    uint64_t op_seq = h.op_seq;
+    Discard(c);
+    std::shared_ptr<bool> alive = alive_;
+    events_->OnDescriptorMismatch(peer_, op_seq, expected, received);
+    return *alive && !failed_;
+  }
+  if (h.offset > r.len || h.length > r.len - h.offset ||
+      h.length > r.len - r.received) {
+    Fail(absl::InvalidArgumentError(absl::StrCat(
+        Who(), ": frame of ", h.length, " bytes at offset ", h.offset,
+        " overruns the ", r.len, "-byte receive posted for op ", h.op_seq,
+        " message ", h.msg)));
+    return false;
+  }
+  c.dest = r.data + h.offset;
+  c.deliver = true;
+  if (h.length == 0) return CompleteFrame(c);
+  c.rx = RxState::kPayload;
+  UpdateInterest(c);
+  return true;
+}
+
+bool TcpLink::CompleteFrame(Conn& c) {
+  c.rx = RxState::kHeader;
+  UpdateInterest(c);
+  const FrameHeader& h = c.frame;
+  std::shared_ptr<bool> alive = alive_;
+  if (h.type == FrameType::kAbort) {
+    std::string reason = std::move(c.abort_reason);
+    c.abort_reason.clear();
+    c.dest = nullptr;
+    events_->OnRemoteAbort(peer_, h.op_seq, reason);
+    return *alive && !failed_;
+  }
+  bool deliver = c.deliver;
+  c.dest = nullptr;
+  c.deliver = false;
+  if (!deliver) return true;
+  MsgKey key{h.op_seq, h.msg};
+  auto it = recvs_.find(key);
+  if (it == recvs_.end()) return true;
+  it->second.received += h.length;
+  if (it->second.received < it->second.len) return true;
+  recvs_.erase(it);
+  events_->OnRecvDone(peer_, key.op_seq, key.msg);
+  return *alive && !failed_;
+}
+
+}  // namespace meridian::transport

@@ -1,0 +1,440 @@
+// Mesh set-up: every connection this rank dials and every connection it
+// accepts is driven by one poll() loop, so a slow peer on one side never
+// delays the handshakes of the others (a rank that waited for its dials
+// before accepting could make lower ranks time out their handshakes).
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/env.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "transport/tcp/tcp_handshake.h"
+#include "transport/tcp/tcp_link.h"
+#include "transport/tcp/tcp_mesh.h"
+
+MDN_PARAM(TcpHandshakeTimeoutMs, "TCP_HANDSHAKE_TIMEOUT_MS", 10000)
+
+namespace meridian::transport {
+
+absl::StatusOr<TcpListener> TcpListener::Open(const HostPort& bind_addr) {
+  TcpListener l;
+  MDN_ASSIGN_OR_RETURN(l.fd_, Listen(bind_addr));
+  // The mesh accepts inside a poll loop and must never block in accept().
+  MDN_RETURN_IF_ERROR(SetNonBlocking(l.fd_.get(), true));
+  MDN_ASSIGN_OR_RETURN(l.address_, LocalAddress(l.fd_.get()));
+  return l;
+}
+
+namespace {
+
+// Retry pacing for dials that are refused (the peer is not listening yet).
+constexpr int kFirstBackoffMs = 10;
+constexpr int kMaxBackoffMs = 200;
+// Connections that have not said hello yet; beyond this, new ones are
+// dropped at once so that a flood cannot exhaust descriptors.
+constexpr size_t kMaxPendingIncoming = 1024;
+
+struct Outgoing {
+  enum class Phase { kIdle, kConnecting, kAwaitReply, kDone };
+  int peer = 0;
+  uint32_t index = 0;
+  Phase phase = Phase::kIdle;
+  Fd fd;
+  Deadline retry_at{};    // kIdle: when to dial
+  Deadline give_up_at{};  // this attempt's handshake timeout
+  int backoff_ms = kFirstBackoffMs;
+  FrameReader reply;
+  std::string last_error = "no connection attempt completed";
+};
+
+struct Incoming {
+  Fd fd;
+  Deadline give_up_at{};
+  std::string from;  // remote address, for logs
+  FrameReader hello;
+};
+
+struct Target {
+  struct sockaddr_storage addr;
+  socklen_t len = 0;
+};
+
+class MeshBuilder {
+ public:
+  MeshBuilder(const MeshSpec& spec, int listen_fd, Deadline deadline)
+      : spec_(spec),
+        listen_fd_(listen_fd),
+        deadline_(deadline),
+        k_(static_cast<uint32_t>(spec.options.connections_per_peer)),
+        hs_timeout_(std::chrono::milliseconds(
+            std::max<int64_t>(1, param::TcpHandshakeTimeoutMs()))),
+        conns_(spec.world_size) {}
+
+  absl::Status Run();
+  std::vector<Fd> TakeConnections(int peer) { return std::move(conns_[peer]); }
+
+ private:
+  std::string Name(int rank) const {
+    return absl::StrCat("rank ", rank, " (", spec_.peer_addresses[rank].ToString(), ")");
+  }
+  absl::Status Resolve();
+  bool Complete() const;
+  bool NeedAccept() const;
+  void Retry(Outgoing& o, std::string why);
+  void StartDial(Outgoing& o);
+  absl::Status OnDialReady(Outgoing& o, short revents);
+  void AcceptAll();
+  bool OnIncomingReady(Incoming& in);  // true: finished with it
+  absl::Status TimeoutError() const;
+
+  const MeshSpec& spec_;
+  const int listen_fd_;
+  const Deadline deadline_;
+  const uint32_t k_;
+  const Clock::duration hs_timeout_;
+  std::vector<Target> targets_;
+  std::vector<Outgoing> dials_;
+  std::vector<Incoming> incoming_;
+  std::vector<std::vector<Fd>> conns_;  // [peer][connection index]
+};
+
+absl::Status MeshBuilder::Resolve() {
+  targets_.resize(spec_.world_size);
+  for (int p = spec_.rank + 1; p < spec_.world_size; ++p) {
+    const HostPort& hp = spec_.peer_addresses[p];
+    struct addrinfo hints = {};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    struct addrinfo* res = nullptr;
+    int rc = getaddrinfo(hp.host.c_str(), std::to_string(hp.port).c_str(),
+                         &hints, &res);
+    if (rc != 0 || res == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot resolve the address of ", Name(p), ": ", gai_strerror(rc)));
+    }
+    memcpy(&targets_[p].addr, res->ai_addr, res->ai_addrlen);
+    targets_[p].len = res->ai_addrlen;
+    freeaddrinfo(res);
+    for (uint32_t i = 0; i < k_; ++i) {
+      Outgoing o;
+      o.peer = p;
+      o.index = i;
+      dials_.push_back(std::move(o));
+    }
+  }
+  for (int p = 0; p < spec_.world_size; ++p) conns_[p].resize(p == spec_.rank ? 0 : k_);
+  return absl::OkStatus();
+}
+
+bool MeshBuilder::NeedAccept() const {
+  for (int p = 0; p < spec_.rank; ++p) {
+    for (const Fd& fd : conns_[p]) {
+      if (!fd.valid()) return true;
+    }
+  }
+  return false;
+}
+
+bool MeshBuilder::Complete() const {
+  for (const Outgoing& o : dials_) {
+    if (o.phase != Outgoing::Phase::kDone) return false;
+  }
+  return !NeedAccept();
+}
+
+void MeshBuilder::Retry(Outgoing& o, std::string why) {
+  o.fd.reset();
+  o.phase = Outgoing::Phase::kIdle;
+  o.last_error = std::move(why);
+  o.retry_at = Clock::now() + std::chrono::milliseconds(o.backoff_ms);
+  o.backoff_ms = std::min(o.backoff_ms * 2, kMaxBackoffMs);
+}
+
+void MeshBuilder::StartDial(Outgoing& o) {
+  const Target& t = targets_[o.peer];
+  Fd fd(socket(t.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Retry(o, absl::StrCat("socket: ", strerror(errno)));
+  // Buffers before connect(), so the window scale in the SYN can use them.
+  absl::Status tuned = TuneDataSocket(fd.get(), spec_.options.socket_buffer_bytes);
+  if (!tuned.ok()) return Retry(o, std::string(tuned.message()));
+  if (connect(fd.get(), reinterpret_cast<const struct sockaddr*>(&t.addr), t.len) != 0 &&
+      errno != EINPROGRESS) {
+    return Retry(o, absl::StrCat("connect: ", strerror(errno)));
+  }
+  o.fd = std::move(fd);
+  o.phase = Outgoing::Phase::kConnecting;
+  o.give_up_at = Clock::now() + hs_timeout_;
+  o.reply = FrameReader();
+}
+
+absl::Status MeshBuilder::OnDialReady(Outgoing& o, short revents) {
+  if (o.phase == Outgoing::Phase::kConnecting) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(o.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      Retry(o, absl::StrCat("connect: ", strerror(err)));
+      return absl::OkStatus();
+    }
+    Hello hello;
+    hello.group_id = spec_.group_id;
+    hello.epoch = spec_.epoch;
+    hello.from_rank = spec_.rank;
+    hello.to_rank = o.peer;
+    hello.conn_index = o.index;
+    hello.num_connections = k_;
+    std::vector<uint8_t> frame = EncodeHelloFrame(hello);
+    // A fresh socket's buffer always takes ~80 bytes whole; a short write
+    // means the connection is already broken.
+    ssize_t n = send(o.fd.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n != static_cast<ssize_t>(frame.size())) {
+      Retry(o, absl::StrCat("sending hello: ", n < 0 ? strerror(errno) : "short write"));
+      return absl::OkStatus();
+    }
+    o.phase = Outgoing::Phase::kAwaitReply;
+    return absl::OkStatus();
+  }
+  absl::Status st = o.reply.Read(o.fd.get(), kHandshakeLimits);
+  if (absl::IsInvalidArgument(st)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        Name(o.peer), " answered the handshake with a malformed frame: ", st.message()));
+  }
+  if (!st.ok()) {
+    // Closed before replying: the peer may be restarting; dial again.
+    Retry(o, absl::StrCat("handshake: ", st.message()));
+    return absl::OkStatus();
+  }
+  if (!o.reply.done()) return absl::OkStatus();
+  if (o.reply.header().type != FrameType::kHello) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        Name(o.peer), " answered the handshake with a frame of type ",
+        static_cast<int>(o.reply.header().type), " instead of a hello reply"));
+  }
+  absl::StatusOr<HelloReply> reply = DecodeHelloReply(o.reply.payload());
+  if (!reply.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        Name(o.peer), " answered the handshake with ", reply.status().message()));
+  }
+  if (!reply->accepted) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        Name(o.peer), " refused connection ", o.index, ": ", reply->reason));
+  }
+  conns_[o.peer][o.index] = std::move(o.fd);
+  o.phase = Outgoing::Phase::kDone;
+  return absl::OkStatus();
+}
+
+void MeshBuilder::AcceptAll() {
+  while (true) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    Fd fd(accept4(listen_fd_, reinterpret_cast<struct sockaddr*>(&ss), &len,
+                  SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd.valid()) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        MDN_LOG(Warn) << "accept on the data listener failed: " << strerror(errno);
+      }
+      return;
+    }
+    if (incoming_.size() >= kMaxPendingIncoming) continue;  // closes fd
+    Incoming in;
+    absl::StatusOr<HostPort> from = PeerAddress(fd.get());
+    in.from = from.ok() ? from->ToString() : "an unknown address";
+    in.fd = std::move(fd);
+    in.give_up_at = Clock::now() + hs_timeout_;
+    incoming_.push_back(std::move(in));
+  }
+}
+
+bool MeshBuilder::OnIncomingReady(Incoming& in) {
+  absl::Status st = in.hello.Read(in.fd.get(), kHandshakeLimits);
+  if (!st.ok()) {
+    MDN_LOG(Info) << "dropping connection from " << in.from << ": " << st.message();
+    return true;
+  }
+  if (!in.hello.done()) return false;
+  if (in.hello.header().type != FrameType::kHello) {
+    MDN_LOG(Info) << "dropping connection from " << in.from
+                  << ": it did not start with a hello";
+    return true;
+  }
+  HelloReply reply;
+  absl::StatusOr<Hello> hello = DecodeHello(in.hello.payload());
+  reply.reason = hello.ok() ? CheckHello(*hello, spec_) : std::string(hello.status().message());
+  reply.accepted = reply.reason.empty();
+  std::vector<uint8_t> frame = EncodeHelloReplyFrame(reply);
+  ssize_t n = send(in.fd.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (!reply.accepted) {
+    MDN_LOG(Warn) << "refused connection from " << in.from << ": " << reply.reason;
+    return true;
+  }
+  if (n != static_cast<ssize_t>(frame.size())) {
+    // The dialer sees the close and dials again.
+    MDN_LOG(Info) << "dropping connection from " << in.from << ": reply not sent";
+    return true;
+  }
+  Fd& slot = conns_[hello->from_rank][hello->conn_index];
+  if (slot.valid()) {
+    // The dialer gave up on an earlier attempt (handshake timeout) and dialed
+    // again; the newest connection is the one it uses.
+    MDN_LOG(Info) << "rank " << hello->from_rank << " replaced connection "
+                  << hello->conn_index;
+  }
+  slot = std::move(in.fd);
+  return true;
+}
+
+absl::Status MeshBuilder::TimeoutError() const {
+  std::vector<std::string> missing;
+  for (int p = 0; p < spec_.world_size; ++p) {
+    if (p == spec_.rank) continue;
+    uint32_t up = 0;
+    for (const Fd& fd : conns_[p]) up += fd.valid() ? 1 : 0;
+    if (up == k_) continue;
+    std::string detail;
+    if (p < spec_.rank) {
+      detail = up == 0 ? "it never connected"
+                       : absl::StrCat("only ", up, " of ", k_, " connections arrived");
+    } else {
+      for (const Outgoing& o : dials_) {
+        if (o.peer == p && o.phase != Outgoing::Phase::kDone) {
+          detail = o.last_error;
+          if (o.phase != Outgoing::Phase::kIdle) detail = "no handshake reply";
+          break;
+        }
+      }
+      if (up > 0) absl::StrAppend(&detail, " (", up, " of ", k_, " connections up)");
+    }
+    missing.push_back(absl::StrCat(Name(p), ": ", detail));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "rank ", spec_.rank, " timed out waiting for ", absl::StrJoin(missing, "; ")));
+}
+
+absl::Status MeshBuilder::Run() {
+  MDN_RETURN_IF_ERROR(Resolve());
+  std::vector<struct pollfd> pfds;
+  std::vector<int> who;  // >= 0: index in dials_; < 0: -1 - index in incoming_
+  while (!Complete()) {
+    Deadline now = Clock::now();
+    if (now >= deadline_) return TimeoutError();
+    Deadline wake = deadline_;
+    pfds.clear();
+    who.clear();
+    for (size_t i = 0; i < dials_.size(); ++i) {
+      Outgoing& o = dials_[i];
+      if (o.phase == Outgoing::Phase::kIdle && o.retry_at <= now) StartDial(o);
+      if ((o.phase == Outgoing::Phase::kConnecting ||
+           o.phase == Outgoing::Phase::kAwaitReply) && o.give_up_at <= now) {
+        Retry(o, "no handshake reply within the handshake timeout");
+      }
+      switch (o.phase) {
+        case Outgoing::Phase::kIdle:
+          wake = std::min(wake, o.retry_at);
+          break;
+        case Outgoing::Phase::kConnecting:
+        case Outgoing::Phase::kAwaitReply:
+          wake = std::min(wake, o.give_up_at);
+          pfds.push_back({o.fd.get(),
+                          static_cast<short>(o.phase == Outgoing::Phase::kConnecting
+                                                 ? POLLOUT : POLLIN),
+                          0});
+          who.push_back(static_cast<int>(i));
+          break;
+        case Outgoing::Phase::kDone:
+          break;
+      }
+    }
+    incoming_.erase(std::remove_if(incoming_.begin(), incoming_.end(),
+                                   [&](const Incoming& in) {
+                                     if (in.give_up_at > now) return false;
+                                     MDN_LOG(Info) << "dropping connection from " << in.from
+                                                   << ": no hello within the handshake timeout";
+                                     return true;
+                                   }),
+                    incoming_.end());
+    for (size_t i = 0; i < incoming_.size(); ++i) {
+      wake = std::min(wake, incoming_[i].give_up_at);
+      pfds.push_back({incoming_[i].fd.get(), POLLIN, 0});
+      who.push_back(-1 - static_cast<int>(i));
+    }
+    bool accept = NeedAccept();
+    if (accept) pfds.push_back({listen_fd_, POLLIN, 0});
+    // +1: poll() truncates to milliseconds and would wake just too early.
+    int timeout = std::min(MillisLeft(wake) + 1, MillisLeft(deadline_) + 1);
+    int rc = poll(pfds.data(), pfds.size(), timeout);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("poll", errno);
+    }
+    if (rc == 0) continue;
+    std::vector<size_t> finished;
+    for (size_t i = 0; i < who.size(); ++i) {
+      if (pfds[i].revents == 0) continue;
+      if (who[i] >= 0) {
+        MDN_RETURN_IF_ERROR(OnDialReady(dials_[who[i]], pfds[i].revents));
+      } else {
+        size_t idx = static_cast<size_t>(-1 - who[i]);
+        if (OnIncomingReady(incoming_[idx])) finished.push_back(idx);
+      }
+    }
+    for (auto it = finished.rbegin(); it != finished.rend(); ++it) {
+      incoming_.erase(incoming_.begin() + static_cast<ptrdiff_t>(*it));
+    }
+    if (accept && pfds.back().revents != 0) AcceptAll();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSpec(const MeshSpec& spec) {
+  if (spec.world_size < 1 || spec.rank < 0 || spec.rank >= spec.world_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rank ", spec.rank, " is not in a group of ", spec.world_size));
+  }
+  if (spec.peer_addresses.size() != static_cast<size_t>(spec.world_size)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "mesh of ", spec.world_size, " ranks has ", spec.peer_addresses.size(),
+        " peer addresses"));
+  }
+  int k = spec.options.connections_per_peer;
+  if (k < 1 || k > 256) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "connections per peer must be in [1, 256], not ", k));
+  }
+  if (spec.options.frame_bytes == 0) {
+    return absl::InvalidArgumentError("frame_bytes must be positive");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::unique_ptr<Link>>> ConnectTcpMesh(
+    const MeshSpec& spec, TcpListener& listener, EventLoop* loop,
+    LinkEvents* events, Deadline deadline) {
+  MDN_RETURN_IF_ERROR(ValidateSpec(spec));
+  MeshBuilder builder(spec, listener.fd(), deadline);
+  MDN_RETURN_IF_ERROR(builder.Run());
+  std::vector<std::unique_ptr<Link>> links(spec.world_size);
+  for (int p = 0; p < spec.world_size; ++p) {
+    if (p == spec.rank) continue;
+    std::vector<Fd> conns = builder.TakeConnections(p);
+    for (Fd& fd : conns) {
+      MDN_RETURN_IF_ERROR(TuneDataSocket(fd.get(), spec.options.socket_buffer_bytes));
+    }
+    MDN_ASSIGN_OR_RETURN(links[p], TcpLink::Create(p, spec.peer_addresses[p].ToString(),
+                                                   std::move(conns), spec.options,
+                                                   loop, events));
+  }
+  return links;
+}
+
+}  // namespace meridian::transport
