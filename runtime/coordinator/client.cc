@@ -1,0 +1,183 @@
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+#include "runtime/coordinator/coordinator.h"
+#include "runtime/coordinator/protocol.h"
+
+namespace meridian::coordinator {
+
+using transport::Deadline;
+using transport::HostPort;
+
+namespace {
+
+// Gives a failed read from the coordinator the meaning the caller needs:
+// which coordinator, and what we were waiting for.
+absl::Status ExplainReadError(const absl::Status& st, const HostPort& coord,
+                              const std::string& waiting_for) {
+  std::string where = absl::StrCat("coordinator at ", coord.ToString());
+  switch (st.code()) {
+    case absl::StatusCode::kUnavailable:
+      return absl::UnavailableError(absl::StrCat(
+          where, " closed the connection while we waited for ", waiting_for,
+          " (", st.message(), ")"));
+    case absl::StatusCode::kDeadlineExceeded:
+      return absl::DeadlineExceededError(absl::StrCat(
+          "timed out waiting for ", waiting_for, " from ", where));
+    case absl::StatusCode::kInvalidArgument:
+      // Our own decoder's verdict on the coordinator's bytes: not a caller
+      // error, so it must not surface as InvalidArgument.
+      return absl::DataLossError(absl::StrCat(
+          "malformed message from ", where, " (is it a Meridian coordinator "
+          "of a compatible version?): ", st.message()));
+    default:
+      return absl::Status(st.code(),
+                          absl::StrCat(where, ": ", st.message()));
+  }
+}
+
+absl::Status ExplainWriteError(const absl::Status& st, const HostPort& coord) {
+  if (absl::IsUnavailable(st)) {
+    return absl::UnavailableError(absl::StrCat(
+        "coordinator at ", coord.ToString(), " closed the connection (",
+        st.message(), ")"));
+  }
+  return absl::Status(st.code(), absl::StrCat("sending to coordinator at ",
+                                              coord.ToString(), ": ",
+                                              st.message()));
+}
+
+absl::Status Refusal(const ErrorMsg& err, const HostPort& coord) {
+  absl::StatusCode code = err.code == absl::StatusCode::kOk
+                              ? absl::StatusCode::kUnknown
+                              : err.code;
+  return absl::Status(code, absl::StrCat("coordinator at ", coord.ToString(),
+                                         " refused: ", err.message));
+}
+
+absl::Status Unexpected(const ControlMessage& msg, const char* expected,
+                        const HostPort& coord) {
+  return absl::DataLossError(absl::StrCat(
+      "coordinator at ", coord.ToString(), " sent ", MsgTypeName(TypeOf(msg)),
+      " where ", expected, " was expected"));
+}
+
+// One request/response step: send, then wait for the answer.
+absl::StatusOr<ControlMessage> Exchange(int fd, const ControlMessage& request,
+                                        const HostPort& coord,
+                                        const std::string& waiting_for,
+                                        Deadline deadline) {
+  absl::Status sent = WriteMessage(fd, request, deadline);
+  if (!sent.ok()) return ExplainWriteError(sent, coord);
+  absl::StatusOr<ControlMessage> reply =
+      ReadMessage(fd, kCoordinatorToPeerLimits, deadline);
+  if (!reply.ok()) return ExplainReadError(reply.status(), coord, waiting_for);
+  if (const auto* err = std::get_if<ErrorMsg>(&*reply)) {
+    return Refusal(*err, coord);
+  }
+  return reply;
+}
+
+}  // namespace
+
+CoordinatorClient::CoordinatorClient(transport::Fd fd, HostPort coordinator,
+                                     std::string local_host)
+    : fd_(std::move(fd)),
+      coordinator_(std::move(coordinator)),
+      local_host_(std::move(local_host)) {}
+
+CoordinatorClient::~CoordinatorClient() = default;
+
+absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
+    const HostPort& coordinator, Deadline deadline) {
+  absl::StatusOr<transport::Fd> fd =
+      transport::Connect(coordinator, deadline, /*retry_refused=*/true);
+  if (!fd.ok()) {
+    return absl::Status(fd.status().code(),
+                        absl::StrCat("cannot reach the coordinator at ",
+                                     coordinator.ToString(), ": ",
+                                     fd.status().message()));
+  }
+  int one = 1;
+  setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  MDN_ASSIGN_OR_RETURN(HostPort local, transport::LocalAddress(fd->get()));
+  return std::unique_ptr<CoordinatorClient>(
+      new CoordinatorClient(*std::move(fd), coordinator, local.host));
+}
+
+std::string CoordinatorClient::local_host() const { return local_host_; }
+
+absl::StatusOr<Roster> CoordinatorClient::Join(int world_size,
+                                               int requested_rank,
+                                               const HostPort& data_address,
+                                               Deadline deadline) {
+  if (world_size < 1 || world_size > kMaxWorldSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "world size ", world_size, " is outside [1, ", kMaxWorldSize, "]"));
+  }
+  if (requested_rank < -1 || requested_rank >= world_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rank ", requested_rank, " is outside [0, ", world_size,
+        ") (or -1 to let the coordinator choose)"));
+  }
+  if (data_address.host.size() > kMaxHostLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "data address host is ", data_address.host.size(),
+        " bytes long; at most ", kMaxHostLength, " are allowed"));
+  }
+  if (joined_) {
+    return absl::FailedPreconditionError(
+        "this client has already joined a group");
+  }
+  if (!fd_.valid()) {
+    return absl::FailedPreconditionError(
+        "the connection to the coordinator was closed after a failed join; "
+        "connect again");
+  }
+
+  // Any failure leaves the coordinator unsure of this peer; closing tells
+  // it the peer gave up, so it stops counting it towards the group.
+  auto fail = [this](absl::Status st) {
+    fd_.reset();
+    return st;
+  };
+
+  absl::StatusOr<ControlMessage> welcome =
+      Exchange(fd_.get(), HelloMsg{}, coordinator_, "its WELCOME", deadline);
+  if (!welcome.ok()) return fail(welcome.status());
+  const auto* w = std::get_if<WelcomeMsg>(&*welcome);
+  if (w == nullptr) return fail(Unexpected(*welcome, "WELCOME", coordinator_));
+  if (w->version < kMinProtocolVersion || w->version > kProtocolVersion) {
+    return fail(absl::FailedPreconditionError(absl::StrCat(
+        "coordinator at ", coordinator_.ToString(), " chose protocol version ",
+        w->version, ", which this peer does not speak")));
+  }
+
+  JoinMsg join{world_size, requested_rank, data_address};
+  absl::StatusOr<ControlMessage> reply = Exchange(
+      fd_.get(), join, coordinator_,
+      absl::StrCat("the group of ", world_size, " peers to form"), deadline);
+  if (!reply.ok()) return fail(reply.status());
+  auto* roster_msg = std::get_if<RosterMsg>(&*reply);
+  if (roster_msg == nullptr) {
+    return fail(Unexpected(*reply, "ROSTER", coordinator_));
+  }
+  Roster& roster = roster_msg->roster;
+  if (roster.world_size != world_size ||
+      (requested_rank >= 0 && roster.rank != requested_rank)) {
+    return fail(absl::DataLossError(absl::StrCat(
+        "coordinator at ", coordinator_.ToString(), " sent a roster for rank ",
+        roster.rank, " of ", roster.world_size, " peers; asked for rank ",
+        requested_rank, " of ", world_size)));
+  }
+  joined_ = true;
+  MDN_LOG(Info) << "joined group " << absl::StrCat(absl::Hex(roster.group_id))
+                << " as rank " << roster.rank << " of " << roster.world_size;
+  return std::move(roster);
+}
+
+}  // namespace meridian::coordinator

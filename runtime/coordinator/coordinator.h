@@ -1,0 +1,87 @@
+// The coordinator: the rendezvous service through which peers find each
+// other.  Each peer connects, says HELLO, asks to JOIN a group of world_size
+// peers with its data-plane address, and receives the group's Roster once
+// world_size peers have joined.  The peer keeps the connection open for the
+// life of its membership: the coordinator learns that a peer left when that
+// connection closes.
+//
+// The wire protocol (control frames, message types, version negotiation) is
+// in protocol.h; the serving loop in server.h.
+#ifndef MERIDIAN_RUNTIME_COORDINATOR_COORDINATOR_H_
+#define MERIDIAN_RUNTIME_COORDINATOR_COORDINATOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "transport/socket.h"
+
+namespace meridian::coordinator {
+
+class Server;
+
+struct Roster {
+  uint64_t group_id = 0;   // random, chosen by the coordinator per group
+  uint64_t epoch = 0;      // 1 for the first formation
+  int rank = -1;           // this peer's rank
+  int world_size = 0;
+  std::vector<transport::HostPort> peers;  // data-plane address of each rank
+};
+
+class Coordinator {
+ public:
+  // listen_address "HOST:PORT" (port 0 = ephemeral). Serves on a background
+  // thread.
+  // Errors: InvalidArgument (bad address), Unavailable (address in use,
+  // message names it).
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Start(
+      const std::string& listen_address);
+  ~Coordinator();  // stops the thread, closes every socket
+  std::string address() const;  // bound "HOST:PORT" with the real port
+
+ private:
+  explicit Coordinator(std::unique_ptr<Server> server);
+  std::unique_ptr<Server> server_;
+};
+
+class CoordinatorClient {
+ public:
+  // Connects (retrying refused connections until the deadline: peers may
+  // start before the coordinator).
+  // Errors: DeadlineExceeded naming the address; InvalidArgument
+  // (unresolvable).
+  static absl::StatusOr<std::unique_ptr<CoordinatorClient>> Connect(
+      const transport::HostPort& coordinator, transport::Deadline deadline);
+  // Host (IP text) of the local interface that reaches the coordinator
+  // (getsockname).
+  std::string local_host() const;
+  // Registers this peer (requested_rank -1 = let the coordinator pick) and
+  // blocks until the group of world_size peers has formed.  A data_address
+  // whose host is empty or a wildcard ("0.0.0.0", "::") is advertised with
+  // the host the coordinator sees this connection come from.
+  // Errors: DeadlineExceeded; FailedPrecondition when the coordinator
+  // refuses (world size differs from the group's: message names both sizes;
+  // requested rank already taken; group already formed); InvalidArgument
+  // (rank out of range, world_size < 1); Unavailable (coordinator closed the
+  // connection).  A coordinator that answers with something malformed is
+  // DataLoss.  After a failed Join the connection is closed: Connect again.
+  absl::StatusOr<Roster> Join(int world_size, int requested_rank,
+                              const transport::HostPort& data_address,
+                              transport::Deadline deadline);
+
+  ~CoordinatorClient();
+
+ private:
+  CoordinatorClient(transport::Fd fd, transport::HostPort coordinator,
+                    std::string local_host);
+  transport::Fd fd_;
+  transport::HostPort coordinator_;
+  std::string local_host_;
+  bool joined_ = false;
+};
+
+}  // namespace meridian::coordinator
+
+#endif  // MERIDIAN_RUNTIME_COORDINATOR_COORDINATOR_H_

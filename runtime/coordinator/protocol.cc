@@ -1,0 +1,243 @@
+#include "runtime/coordinator/protocol.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "transport/wire.h"
+
+namespace meridian::coordinator {
+
+using transport::ByteReader;
+using transport::ByteWriter;
+using transport::FrameHeader;
+using transport::FrameType;
+using transport::kFrameHeaderSize;
+
+namespace {
+
+absl::Status Malformed(const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat("malformed message: ", what));
+}
+
+void WriteHostPort(ByteWriter& w, const transport::HostPort& hp) {
+  w.Str(hp.host);
+  w.U16(hp.port);
+}
+
+absl::StatusOr<transport::HostPort> ReadHostPort(ByteReader& r) {
+  transport::HostPort hp;
+  MDN_ASSIGN_OR_RETURN(hp.host, r.Str(kMaxHostLength));
+  MDN_ASSIGN_OR_RETURN(hp.port, r.U16());
+  return hp;
+}
+
+absl::Status CheckWorldSize(int64_t world_size) {
+  if (world_size < 1 || world_size > kMaxWorldSize) {
+    return Malformed(absl::StrCat("world size ", world_size, " outside [1, ",
+                                  kMaxWorldSize, "]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ControlMessage> DecodeHello(ByteReader& r) {
+  HelloMsg m;
+  MDN_ASSIGN_OR_RETURN(m.min_version, r.U16());
+  MDN_ASSIGN_OR_RETURN(m.max_version, r.U16());
+  if (m.min_version > m.max_version) {
+    return Malformed(absl::StrCat("hello version range ", m.min_version, "..",
+                                  m.max_version, " is empty"));
+  }
+  return m;
+}
+
+absl::StatusOr<ControlMessage> DecodeWelcome(ByteReader& r) {
+  WelcomeMsg m;
+  MDN_ASSIGN_OR_RETURN(m.version, r.U16());
+  return m;
+}
+
+// Range checks that need the group (rank < world size, sizes agree) are the
+// coordinator's business: they are refusals, not malformed messages.
+absl::StatusOr<ControlMessage> DecodeJoin(ByteReader& r) {
+  JoinMsg m;
+  MDN_ASSIGN_OR_RETURN(m.world_size, r.I32());
+  MDN_ASSIGN_OR_RETURN(m.requested_rank, r.I32());
+  MDN_ASSIGN_OR_RETURN(m.data_address, ReadHostPort(r));
+  return m;
+}
+
+absl::StatusOr<ControlMessage> DecodeRoster(ByteReader& r) {
+  RosterMsg m;
+  Roster& ro = m.roster;
+  MDN_ASSIGN_OR_RETURN(ro.group_id, r.U64());
+  MDN_ASSIGN_OR_RETURN(ro.epoch, r.U64());
+  MDN_ASSIGN_OR_RETURN(ro.rank, r.I32());
+  MDN_ASSIGN_OR_RETURN(ro.world_size, r.I32());
+  MDN_RETURN_IF_ERROR(CheckWorldSize(ro.world_size));
+  if (ro.rank < 0 || ro.rank >= ro.world_size) {
+    return Malformed(absl::StrCat("roster rank ", ro.rank,
+                                  " outside world size ", ro.world_size));
+  }
+  // Each entry is at least 6 bytes; checking first keeps a forged world
+  // size from reserving memory the payload cannot fill.
+  if (r.remaining() < static_cast<size_t>(ro.world_size) * 6) {
+    return Malformed(absl::StrCat("roster of ", ro.world_size,
+                                  " peers is truncated"));
+  }
+  ro.peers.reserve(ro.world_size);
+  for (int i = 0; i < ro.world_size; ++i) {
+    MDN_ASSIGN_OR_RETURN(transport::HostPort hp, ReadHostPort(r));
+    ro.peers.push_back(std::move(hp));
+  }
+  return m;
+}
+
+absl::StatusOr<ControlMessage> DecodeError(ByteReader& r) {
+  ErrorMsg m;
+  MDN_ASSIGN_OR_RETURN(uint32_t code, r.U32());
+  // A code this build does not know still reports as an error.
+  m.code = code >= 1 && code <= 16 ? static_cast<absl::StatusCode>(code)
+                                   : absl::StatusCode::kUnknown;
+  MDN_ASSIGN_OR_RETURN(m.message, r.Str(16384));
+  return m;
+}
+
+}  // namespace
+
+MsgType TypeOf(const ControlMessage& msg) {
+  struct Visitor {
+    MsgType operator()(const HelloMsg&) const { return MsgType::kHello; }
+    MsgType operator()(const WelcomeMsg&) const { return MsgType::kWelcome; }
+    MsgType operator()(const JoinMsg&) const { return MsgType::kJoin; }
+    MsgType operator()(const RosterMsg&) const { return MsgType::kRoster; }
+    MsgType operator()(const ErrorMsg&) const { return MsgType::kError; }
+  };
+  return std::visit(Visitor{}, msg);
+}
+
+const char* MsgTypeName(MsgType type) {
+  switch (type) {
+    case MsgType::kHello: return "HELLO";
+    case MsgType::kWelcome: return "WELCOME";
+    case MsgType::kJoin: return "JOIN";
+    case MsgType::kRoster: return "ROSTER";
+    case MsgType::kError: return "ERROR";
+  }
+  return "?";
+}
+
+std::vector<uint8_t> EncodePayload(const ControlMessage& msg) {
+  ByteWriter w;
+  w.U8(static_cast<uint8_t>(TypeOf(msg)));
+  if (const auto* m = std::get_if<HelloMsg>(&msg)) {
+    w.U16(m->min_version);
+    w.U16(m->max_version);
+  } else if (const auto* m = std::get_if<WelcomeMsg>(&msg)) {
+    w.U16(m->version);
+  } else if (const auto* m = std::get_if<JoinMsg>(&msg)) {
+    w.I32(m->world_size);
+    w.I32(m->requested_rank);
+    WriteHostPort(w, m->data_address);
+  } else if (const auto* m = std::get_if<RosterMsg>(&msg)) {
+    const Roster& ro = m->roster;
+    w.U64(ro.group_id);
+    w.U64(ro.epoch);
+    w.I32(ro.rank);
+    w.I32(ro.world_size);
+    for (const transport::HostPort& hp : ro.peers) WriteHostPort(w, hp);
+  } else if (const auto* m = std::get_if<ErrorMsg>(&msg)) {
+    w.U32(static_cast<uint32_t>(m->code));
+    w.Str(m->message);
+  }
+  return w.Take();
+}
+
+absl::StatusOr<ControlMessage> DecodePayload(const uint8_t* data, size_t len) {
+  ByteReader r(data, len);
+  MDN_ASSIGN_OR_RETURN(uint8_t type, r.U8());
+  absl::StatusOr<ControlMessage> msg;
+  switch (static_cast<MsgType>(type)) {
+    case MsgType::kHello: msg = DecodeHello(r); break;
+    case MsgType::kWelcome: msg = DecodeWelcome(r); break;
+    case MsgType::kJoin: msg = DecodeJoin(r); break;
+    case MsgType::kRoster: msg = DecodeRoster(r); break;
+    case MsgType::kError: msg = DecodeError(r); break;
+    default:
+      return Malformed(absl::StrCat("unknown message type ", type));
+  }
+  if (!msg.ok()) return msg.status();
+  if (r.remaining() != 0) {
+    return Malformed(absl::StrCat(
+        r.remaining(), " trailing bytes after ",
+        MsgTypeName(static_cast<MsgType>(type))));
+  }
+  return msg;
+}
+
+std::vector<uint8_t> EncodeFrame(const ControlMessage& msg) {
+  std::vector<uint8_t> payload = EncodePayload(msg);
+  FrameHeader h;
+  h.type = FrameType::kControl;
+  h.length = static_cast<uint32_t>(payload.size());
+  std::vector<uint8_t> out(kFrameHeaderSize + payload.size());
+  transport::EncodeFrameHeader(h, out.data());
+  std::copy(payload.begin(), payload.end(), out.begin() + kFrameHeaderSize);
+  return out;
+}
+
+absl::Status WriteMessage(int fd, const ControlMessage& msg,
+                          transport::Deadline deadline) {
+  std::vector<uint8_t> frame = EncodeFrame(msg);
+  return transport::WriteFull(fd, frame.data(), frame.size(), deadline);
+}
+
+absl::StatusOr<ControlMessage> ReadMessage(int fd,
+                                           const transport::FrameLimits& limits,
+                                           transport::Deadline deadline) {
+  uint8_t header[kFrameHeaderSize];
+  MDN_RETURN_IF_ERROR(transport::ReadFull(fd, header, sizeof(header), deadline));
+  MDN_ASSIGN_OR_RETURN(FrameHeader h, transport::DecodeFrameHeader(header, limits));
+  if (h.type != FrameType::kControl) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed frame: type ", static_cast<int>(h.type),
+        " where a control frame was expected"));
+  }
+  std::vector<uint8_t> payload(h.length);
+  MDN_RETURN_IF_ERROR(
+      transport::ReadFull(fd, payload.data(), payload.size(), deadline));
+  return DecodePayload(payload.data(), payload.size());
+}
+
+size_t FrameAssembler::wanted() const {
+  size_t total = kFrameHeaderSize + (payload_length_ ? *payload_length_ : 0);
+  return total - buf_.size();
+}
+
+void FrameAssembler::Append(const uint8_t* data, size_t len) {
+  buf_.insert(buf_.end(), data, data + len);
+}
+
+absl::StatusOr<std::optional<ControlMessage>> FrameAssembler::Next() {
+  if (!payload_length_) {
+    if (buf_.size() < kFrameHeaderSize) return std::nullopt;
+    MDN_ASSIGN_OR_RETURN(FrameHeader h,
+                         transport::DecodeFrameHeader(buf_.data(), limits_));
+    if (h.type != FrameType::kControl) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "malformed frame: type ", static_cast<int>(h.type),
+          " on a coordinator connection"));
+    }
+    payload_length_ = h.length;
+  }
+  size_t total = kFrameHeaderSize + *payload_length_;
+  if (buf_.size() < total) return std::nullopt;
+  absl::StatusOr<ControlMessage> msg =
+      DecodePayload(buf_.data() + kFrameHeaderSize, *payload_length_);
+  buf_.erase(buf_.begin(), buf_.begin() + total);
+  payload_length_.reset();
+  if (!msg.ok()) return msg.status();
+  return std::optional<ControlMessage>(std::move(*msg));
+}
+
+}  // namespace meridian::coordinator

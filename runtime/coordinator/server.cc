@@ -1,0 +1,351 @@
+#include "runtime/coordinator/server.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/env.h"
+#include "base/log.h"
+#include "base/status_macros.h"
+
+MDN_PARAM(CoordinatorHandshakeTimeoutMs, "COORDINATOR_HANDSHAKE_TIMEOUT_MS", 10000)
+MDN_PARAM(CoordinatorMaxPending, "COORDINATOR_MAX_PENDING", 1024)
+
+namespace meridian::coordinator {
+
+using transport::Clock;
+using transport::Deadline;
+
+namespace {
+// Bytes read per recv and reads per readiness event; the cap keeps one
+// chatty connection from starving the rest in a single pass.
+constexpr size_t kReadChunk = 4096;
+constexpr int kReadsPerEvent = 16;
+// After accept(2) fails for lack of descriptors, the listening socket stays
+// readable; pausing keeps the loop from spinning on it.
+constexpr int kAcceptPauseMs = 100;
+
+bool IsWildcardHost(const std::string& host) {
+  return host.empty() || host == "0.0.0.0" || host == "::";
+}
+}  // namespace
+
+struct Server::Conn {
+  enum class State { kAwaitHello, kAwaitJoin, kJoined, kMember, kClosing };
+
+  Conn(PeerId id_in, transport::Fd fd_in, transport::HostPort peer_in)
+      : id(id_in), fd(std::move(fd_in)), peer(std::move(peer_in)) {}
+
+  PeerId id;
+  transport::Fd fd;
+  transport::HostPort peer;
+  State state = State::kAwaitHello;
+  std::optional<Deadline> deadline;
+  FrameAssembler in{kPeerToCoordinatorLimits};
+  std::vector<uint8_t> out;
+  bool write_shut = false;
+  bool dead = false;
+
+  bool pending() const {
+    return state == State::kAwaitHello || state == State::kAwaitJoin ||
+           state == State::kClosing;
+  }
+  std::string name() const {
+    return absl::StrCat("peer ", id, " (", peer.ToString(), ")");
+  }
+};
+
+ServerOptions ServerOptions::FromEnv() {
+  ServerOptions o;
+  o.handshake_timeout_ms = static_cast<int>(
+      std::clamp<int64_t>(param::CoordinatorHandshakeTimeoutMs(), 1, 3600000));
+  o.max_pending = static_cast<int>(
+      std::clamp<int64_t>(param::CoordinatorMaxPending(), 1, 1 << 20));
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const std::string& listen_address, const ServerOptions& options) {
+  MDN_ASSIGN_OR_RETURN(transport::HostPort requested,
+                       transport::ParseHostPort(listen_address));
+  MDN_ASSIGN_OR_RETURN(transport::Fd listen, transport::Listen(requested));
+  MDN_RETURN_IF_ERROR(transport::SetNonBlocking(listen.get(), true));
+  MDN_ASSIGN_OR_RETURN(transport::HostPort bound,
+                       transport::LocalAddress(listen.get()));
+  transport::Fd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake.valid()) return transport::ErrnoStatus("eventfd", errno);
+  std::unique_ptr<Server> server(
+      new Server(std::move(listen), std::move(wake), bound, options));
+  server->thread_ = std::thread([s = server.get()] { s->Run(); });
+  MDN_LOG(Info) << "coordinator listening on " << bound.ToString();
+  return server;
+}
+
+Server::Server(transport::Fd listen, transport::Fd wake,
+               transport::HostPort address, const ServerOptions& options)
+    : listen_(std::move(listen)),
+      wake_(std::move(wake)),
+      address_(std::move(address)),
+      options_(options) {}
+
+Server::~Server() {
+  stop_.store(true);
+  uint64_t one = 1;
+  ssize_t ignored = write(wake_.get(), &one, sizeof(one));
+  (void)ignored;
+  if (thread_.joinable()) thread_.join();
+  // conns_ and the sockets close with the members.
+}
+
+void Server::Run() {
+  std::vector<struct pollfd> pfds;
+  std::vector<PeerId> ids;
+  while (!stop_.load()) {
+    pfds.clear();
+    ids.clear();
+    pfds.push_back({wake_.get(), POLLIN, 0});
+    bool accepting = Clock::now() >= accept_paused_until_;
+    pfds.push_back({listen_.get(), static_cast<short>(accepting ? POLLIN : 0), 0});
+    for (const auto& [id, c] : conns_) {
+      short events = POLLIN;
+      if (!c->out.empty()) events |= POLLOUT;
+      pfds.push_back({c->fd.get(), events, 0});
+      ids.push_back(id);
+    }
+    int rc = poll(pfds.data(), pfds.size(), PollTimeoutMs());
+    if (rc < 0 && errno != EINTR) {
+      MDN_LOG(Error) << "coordinator poll failed: " << strerror(errno);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    if (rc > 0) {
+      if (pfds[0].revents != 0) {
+        uint64_t drained;
+        ssize_t ignored = read(wake_.get(), &drained, sizeof(drained));
+        (void)ignored;
+      }
+      if (stop_.load()) break;
+      if (pfds[1].revents != 0) AcceptAll();
+      for (size_t i = 0; i < ids.size(); ++i) {
+        short revents = pfds[i + 2].revents;
+        if (revents == 0) continue;
+        auto it = conns_.find(ids[i]);
+        if (it == conns_.end() || it->second->dead) continue;
+        Conn& c = *it->second;
+        if (revents & POLLOUT) OnWritable(c);
+        if (!c.dead && (revents & (POLLIN | POLLHUP | POLLERR))) OnReadable(c);
+      }
+    }
+    ExpireDeadlines();
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      it = it->second->dead ? conns_.erase(it) : std::next(it);
+    }
+  }
+}
+
+int Server::PollTimeoutMs() const {
+  std::optional<Deadline> next;
+  if (Clock::now() < accept_paused_until_) next = accept_paused_until_;
+  for (const auto& [id, c] : conns_) {
+    if (c->deadline && (!next || *c->deadline < *next)) next = c->deadline;
+  }
+  if (!next) return -1;
+  // +1 so that the deadline has passed when poll returns.
+  return transport::MillisLeft(*next) + 1;
+}
+
+int Server::PendingCount() const {
+  int n = 0;
+  for (const auto& [id, c] : conns_) n += c->pending() ? 1 : 0;
+  return n;
+}
+
+void Server::AcceptAll() {
+  while (true) {
+    int fd = accept4(listen_.get(), nullptr, nullptr,
+                     SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      MDN_LOG(Warn) << "coordinator accept failed: " << strerror(errno)
+                    << "; pausing accepts for " << kAcceptPauseMs << " ms";
+      accept_paused_until_ =
+          Clock::now() + std::chrono::milliseconds(kAcceptPauseMs);
+      return;
+    }
+    transport::Fd conn_fd(fd);
+    absl::StatusOr<transport::HostPort> peer = transport::PeerAddress(fd);
+    if (!peer.ok()) continue;  // already reset by the peer
+    if (PendingCount() >= options_.max_pending) {
+      MDN_LOG(Warn) << "coordinator has " << options_.max_pending
+                    << " connections in their handshake; closing the new one from "
+                    << peer->ToString();
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    PeerId id = next_id_++;
+    auto c = std::make_unique<Conn>(id, std::move(conn_fd), *std::move(peer));
+    c->deadline =
+        Clock::now() + std::chrono::milliseconds(options_.handshake_timeout_ms);
+    MDN_LOG(Debug) << "accepted " << c->name();
+    conns_.emplace(id, std::move(c));
+  }
+}
+
+void Server::OnReadable(Conn& c) {
+  uint8_t buf[kReadChunk];
+  for (int i = 0; i < kReadsPerEvent && !c.dead; ++i) {
+    // A refused peer's bytes are no longer parsed, only drained until it
+    // closes, so that closing never resets the ERROR it has yet to read.
+    bool draining = c.state == Conn::State::kClosing;
+    size_t want = draining ? sizeof(buf) : std::min(sizeof(buf), c.in.wanted());
+    ssize_t n = recv(c.fd.get(), buf, want, 0);
+    if (n == 0) {
+      Close(c, "connection closed by peer");
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      Close(c, absl::StrCat("receive failed: ", strerror(errno)));
+      return;
+    }
+    if (draining) continue;
+    c.in.Append(buf, static_cast<size_t>(n));
+    while (!c.dead && c.state != Conn::State::kClosing) {
+      absl::StatusOr<std::optional<ControlMessage>> msg = c.in.Next();
+      if (!msg.ok()) {
+        MDN_LOG(Warn) << "coordinator dropping " << c.name() << ": "
+                      << msg.status().message();
+        Close(c, "malformed input");
+        return;
+      }
+      if (!msg->has_value()) break;
+      Handle(c, std::move(**msg));
+    }
+  }
+}
+
+void Server::OnWritable(Conn& c) {
+  while (!c.out.empty()) {
+    ssize_t n = send(c.fd.get(), c.out.data(), c.out.size(),
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      c.out.erase(c.out.begin(), c.out.begin() + n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    Close(c, absl::StrCat("send failed: ", strerror(errno)));
+    return;
+  }
+  if (c.state == Conn::State::kClosing && !c.write_shut) {
+    shutdown(c.fd.get(), SHUT_WR);
+    c.write_shut = true;
+  }
+}
+
+void Server::Send(Conn& c, const ControlMessage& msg) {
+  std::vector<uint8_t> frame = EncodeFrame(msg);
+  c.out.insert(c.out.end(), frame.begin(), frame.end());
+  OnWritable(c);
+}
+
+void Server::Refuse(Conn& c, const absl::Status& why) {
+  MDN_LOG(Info) << "coordinator refusing " << c.name() << ": " << why.message();
+  c.state = Conn::State::kClosing;
+  c.deadline = Clock::now() + std::chrono::milliseconds(options_.linger_ms);
+  Send(c, ErrorMsg{why.code(), std::string(why.message())});
+}
+
+void Server::Close(Conn& c, const std::string& why) {
+  if (c.dead) return;
+  MDN_LOG(Debug) << "closing " << c.name() << ": " << why;
+  if (c.state == Conn::State::kJoined || c.state == Conn::State::kMember) {
+    group_.Remove(c.id);
+  }
+  c.dead = true;
+  c.fd.reset();
+  c.out.clear();
+}
+
+void Server::Handle(Conn& c, ControlMessage msg) {
+  MsgType type = TypeOf(msg);
+  if (c.state == Conn::State::kAwaitHello && type == MsgType::kHello) {
+    HandleHello(c, std::get<HelloMsg>(msg));
+    return;
+  }
+  if (c.state == Conn::State::kAwaitJoin && type == MsgType::kJoin) {
+    HandleJoin(c, std::get<JoinMsg>(std::move(msg)));
+    return;
+  }
+  // Protocol order is fixed, so anything else is a confused or hostile
+  // peer; it is dropped without touching the group (beyond its own leave).
+  MDN_LOG(Warn) << "coordinator dropping " << c.name() << ": unexpected "
+                << MsgTypeName(type) << " message";
+  Close(c, "protocol violation");
+}
+
+void Server::HandleHello(Conn& c, const HelloMsg& hello) {
+  if (hello.max_version < kMinProtocolVersion ||
+      hello.min_version > kProtocolVersion) {
+    Refuse(c, absl::FailedPreconditionError(absl::StrCat(
+                  "peer speaks coordinator protocol versions ",
+                  hello.min_version, "..", hello.max_version,
+                  ", this coordinator speaks ", kMinProtocolVersion, "..",
+                  kProtocolVersion)));
+    return;
+  }
+  c.state = Conn::State::kAwaitJoin;
+  Send(c, WelcomeMsg{std::min(hello.max_version, kProtocolVersion)});
+}
+
+void Server::HandleJoin(Conn& c, JoinMsg join) {
+  if (IsWildcardHost(join.data_address.host)) {
+    join.data_address.host = c.peer.host;
+  }
+  absl::Status admitted = group_.Admit(c.id, join);
+  if (!admitted.ok()) {
+    Refuse(c, admitted);
+    return;
+  }
+  c.state = Conn::State::kJoined;
+  c.deadline.reset();
+  auto rosters = group_.TryForm();
+  if (!rosters) return;
+  for (auto& [id, roster] : *rosters) {
+    auto it = conns_.find(id);
+    if (it == conns_.end() || it->second->dead) continue;
+    Conn& member = *it->second;
+    member.state = Conn::State::kMember;
+    Send(member, RosterMsg{std::move(roster)});
+  }
+}
+
+void Server::ExpireDeadlines() {
+  Deadline now = Clock::now();
+  for (auto& [id, c] : conns_) {
+    if (c->dead || !c->deadline || *c->deadline > now) continue;
+    if (c->state == Conn::State::kClosing) {
+      Close(*c, "refused peer did not close in time");
+    } else {
+      MDN_LOG(Warn) << "coordinator dropping " << c->name()
+                    << ": no HELLO and JOIN within "
+                    << options_.handshake_timeout_ms << " ms";
+      Close(*c, "handshake timeout");
+    }
+  }
+}
+
+}  // namespace meridian::coordinator
