@@ -167,7 +167,12 @@ void BuildRingBroadcast(const PlanRequest& req, Plan* plan) {
   Chunking ch{req.chunk_elems};
   Builder b(plan);
   const uint64_t count = req.count;
+  // The chain's ends exchange an empty message (sent at once, so it costs
+  // no latency) that closes the ring: the root, which otherwise only sends,
+  // also checks a neighbour's descriptor.
+  if (pos == n - 1) b.Add(StepKind::kSend, next, Out(0), {}, 0);
   if (pos == 0) {
+    b.Add(StepKind::kRecv, prev, {}, Out(0), 0);
     if (!req.in_place && count > 0) b.Add(StepKind::kCopy, -1, In(0), Out(0), count);
     for (uint64_t c = 0; c < ch.chunks(count); ++c) {
       b.Add(StepKind::kSend, next, In(ch.begin(count, c)), {}, ch.size(count, c));
@@ -193,6 +198,9 @@ void BuildRingReduce(const PlanRequest& req, Plan* plan) {
   // In place on the root, the input is the output buffer.
   auto input = [&](uint64_t off) { return req.in_place ? Out(off) : In(off); };
   if (pos > 0 && pos < n - 1) plan->scratch_elems = count;
+  // Closing the ring, as in broadcast: the first sender checks the root.
+  if (pos == n - 1) b.Add(StepKind::kSend, next, Out(0), {}, 0);
+  if (pos == 0) b.Add(StepKind::kRecv, prev, {}, Out(0), 0);
   for (uint64_t c = 0; c < ch.chunks(count); ++c) {
     uint64_t off = ch.begin(count, c), len = ch.size(count, c);
     if (pos == 0) {

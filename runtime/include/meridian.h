@@ -191,7 +191,10 @@ MDN_API const char* mdnCommGetLastError(mdnComm_t comm);
  * Common errors: mdnInvalidArgument (NULL comm or buffer with count > 0,
  * unknown data type or op, root out of range, count * size overflows),
  * mdnInvalidUsage (peers called with different collective, count, data
- * type, op or root — the message names both sides), mdnPeerLost,
+ * type, op or root — the message names both sides; reported by every rank
+ * of an all-reduce, all-gather, reduce-scatter or barrier, while in a
+ * broadcast or reduce a rank whose part finished before the mismatch was
+ * found may return mdnSuccess), mdnPeerLost,
  * mdnTimeout, mdnRemoteError.  In-place operation: pass the same pointer
  * for send and receive buffer (for all-gather: sendbuf == recvbuf +
  * rank * count elements; for reduce-scatter: recvbuf == sendbuf +
