@@ -1,0 +1,564 @@
+// TCP links and meshes of 2-4 ranks inside one process.  Meshes are built on
+// one thread per rank (ConnectTcpMesh blocks); afterwards the test thread
+// drives every rank's EventLoop itself, so all callbacks run on it and the
+// tests need no locks.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "transport/event_loop.h"
+#include "transport/link.h"
+#include "transport/socket.h"
+#include "transport/tcp/tcp_handshake.h"
+#include "transport/tcp/tcp_link.h"
+#include "transport/tcp/tcp_mesh.h"
+#include "transport/wire.h"
+
+namespace meridian::transport {
+namespace {
+
+// gmock is not linked into the unit tests, hence no HasSubstr.
+#define EXPECT_HAS_SUBSTR(text, part)                                   \
+  EXPECT_NE(std::string(text).find(part), std::string::npos)            \
+      << "'" << (text) << "' does not contain '" << (part) << "'"
+
+struct Ev {
+  enum Kind { kSendDone, kRecvDone, kMismatch, kRemoteAbort, kLinkError };
+  Ev(Kind k, int p, uint64_t o = 0, uint32_t m = 0) : kind(k), peer(p), op(o), msg(m) {}
+  Kind kind;
+  int peer;
+  uint64_t op;
+  uint32_t msg;
+  std::string text;
+  absl::Status status;
+  OpDescriptor expected{};
+  OpDescriptor received{};
+};
+
+class Recorder : public LinkEvents {
+ public:
+  void OnSendDone(int peer, uint64_t op, uint32_t msg) override {
+    Push(Ev(Ev::kSendDone, peer, op, msg));
+  }
+  void OnRecvDone(int peer, uint64_t op, uint32_t msg) override {
+    Push(Ev(Ev::kRecvDone, peer, op, msg));
+  }
+  void OnDescriptorMismatch(int peer, uint64_t op, const OpDescriptor& expected,
+                            const OpDescriptor& received) override {
+    Ev e{Ev::kMismatch, peer, op};
+    e.expected = expected;
+    e.received = received;
+    Push(e);
+  }
+  void OnRemoteAbort(int peer, uint64_t op, const std::string& reason) override {
+    Ev e{Ev::kRemoteAbort, peer, op};
+    e.text = reason;
+    Push(e);
+  }
+  void OnLinkError(int peer, const absl::Status& status) override {
+    Ev e{Ev::kLinkError, peer};
+    e.status = status;
+    Push(e);
+  }
+
+  int Count(Ev::Kind kind) const {
+    int n = 0;
+    for (const Ev& e : evs) n += e.kind == kind;
+    return n;
+  }
+  bool Has(Ev::Kind kind, int peer, uint64_t op, uint32_t msg) const {
+    for (const Ev& e : evs) {
+      if (e.kind == kind && e.peer == peer && e.op == op && e.msg == msg) return true;
+    }
+    return false;
+  }
+  const Ev* First(Ev::Kind kind) const {
+    for (const Ev& e : evs) {
+      if (e.kind == kind) return &e;
+    }
+    return nullptr;
+  }
+
+  std::vector<Ev> evs;
+  std::function<void(const Ev&)> hook;  // runs inside the callback
+
+ private:
+  void Push(Ev e) {
+    evs.push_back(e);
+    if (hook) hook(e);
+  }
+};
+
+struct Rank {
+  std::unique_ptr<EventLoop> loop;  // declared first: outlives the links
+  std::optional<TcpListener> listener;
+  Recorder rec;
+  std::vector<std::unique_ptr<Link>> links;
+  absl::Status status;
+};
+
+TcpOptions SmallFrames(int k) {
+  TcpOptions o;
+  o.connections_per_peer = k;
+  o.frame_bytes = 64 << 10;
+  return o;
+}
+
+class TestMesh {
+ public:
+  explicit TestMesh(int n) {
+    for (int i = 0; i < n; ++i) {
+      auto r = std::make_unique<Rank>();
+      r->loop = std::move(EventLoop::Create()).value();
+      absl::StatusOr<TcpListener> l = TcpListener::Open(HostPort{"127.0.0.1", 0});
+      EXPECT_TRUE(l.ok()) << l.status();
+      r->listener.emplace(std::move(l).value());
+      ranks.push_back(std::move(r));
+    }
+  }
+
+  MeshSpec Spec(int rank, const TcpOptions& options) const {
+    MeshSpec s;
+    s.group_id = 42;
+    s.epoch = 1;
+    s.rank = rank;
+    s.world_size = static_cast<int>(ranks.size());
+    for (const auto& r : ranks) s.peer_addresses.push_back(r->listener->address());
+    s.options = options;
+    return s;
+  }
+
+  // Runs ConnectTcpMesh for `who` (default: every rank) concurrently.
+  void Connect(const TcpOptions& options, int deadline_ms = 5000,
+               std::function<void(MeshSpec&)> tweak = {}, std::vector<int> who = {}) {
+    if (who.empty()) {
+      for (size_t i = 0; i < ranks.size(); ++i) who.push_back(static_cast<int>(i));
+    }
+    Deadline deadline = DeadlineAfterMs(deadline_ms);
+    std::vector<std::thread> threads;
+    for (int i : who) {
+      MeshSpec spec = Spec(i, options);
+      if (tweak) tweak(spec);
+      threads.emplace_back([this, i, spec, deadline] {
+        Rank& r = *ranks[i];
+        auto links = ConnectTcpMesh(spec, *r.listener, r.loop.get(), &r.rec, deadline);
+        r.status = links.status();
+        if (links.ok()) r.links = std::move(links).value();
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+
+  // Drives every loop until pred() holds; false on timeout.
+  bool RunUntil(const std::function<bool()>& pred, int timeout_ms = 5000) {
+    Deadline deadline = DeadlineAfterMs(timeout_ms);
+    while (!pred()) {
+      if (Clock::now() >= deadline) return false;
+      int handled = 0;
+      for (auto& r : ranks) handled += r->loop->RunOnce(0);
+      if (handled == 0) std::this_thread::yield();
+    }
+    return true;
+  }
+  void RunFor(int ms) {
+    RunUntil([] { return false; }, ms);
+  }
+
+  Link* link(int from, int to) { return ranks[from]->links[to].get(); }
+  TcpLink* tcp(int from, int to) { return static_cast<TcpLink*>(link(from, to)); }
+  Recorder& rec(int r) { return ranks[r]->rec; }
+
+  std::vector<std::unique_ptr<Rank>> ranks;
+};
+
+OpDescriptor Desc(uint8_t tag) {
+  OpDescriptor d{};
+  d.fill(tag);
+  return d;
+}
+
+std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
+  std::vector<uint8_t> v(n);
+  uint32_t x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < n; ++i) {
+    x = x * 1664525u + 1013904223u;
+    v[i] = static_cast<uint8_t>(x >> 24);
+  }
+  return v;
+}
+
+class StripingTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(StripingTest, MessagesOfAllSizesUseEveryConnection) {
+  const int k = GetParam();
+  TestMesh m(2);
+  m.Connect(SmallFrames(k));
+  ASSERT_TRUE(m.ranks[0]->status.ok()) << m.ranks[0]->status;
+  ASSERT_TRUE(m.ranks[1]->status.ok()) << m.ranks[1]->status;
+  EXPECT_EQ(m.link(0, 1)->num_connections(), k);
+  EXPECT_EQ(m.ranks[0]->links[0], nullptr);
+
+  const std::vector<size_t> sizes = {0, 1, 1000, 3u << 20};
+  std::vector<std::vector<uint8_t>> out[2], in[2];
+  for (int from = 0; from < 2; ++from) {
+    int to = 1 - from;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      out[from].push_back(Pattern(sizes[i], from * 100 + i));
+      in[to].emplace_back(sizes[i], 0);
+    }
+  }
+  for (int r = 0; r < 2; ++r) {
+    for (uint32_t i = 0; i < sizes.size(); ++i) {
+      m.link(r, 1 - r)->PostRecv(7, i, Desc(7), in[r][i].data(), sizes[i]);
+      m.link(r, 1 - r)->PostSend(7, i, Desc(7), out[r][i].data(), sizes[i]);
+    }
+  }
+  const int n = static_cast<int>(sizes.size());
+  ASSERT_TRUE(m.RunUntil([&] {
+    return m.rec(0).Count(Ev::kRecvDone) == n && m.rec(1).Count(Ev::kRecvDone) == n &&
+           m.rec(0).Count(Ev::kSendDone) == n && m.rec(1).Count(Ev::kSendDone) == n;
+  }));
+  for (int r = 0; r < 2; ++r) {
+    for (uint32_t i = 0; i < sizes.size(); ++i) {
+      EXPECT_TRUE(in[r][i] == out[1 - r][i]) << "rank " << r << " message " << i;
+      EXPECT_TRUE(m.rec(r).Has(Ev::kRecvDone, 1 - r, 7, i));
+    }
+    EXPECT_EQ(m.rec(r).Count(Ev::kLinkError), 0);
+    for (int c = 0; c < k; ++c) {
+      // 48 frames of 64 KiB spread by queue depth: each connection carries
+      // its share of the 3 MiB message.
+      EXPECT_GE(m.tcp(r, 1 - r)->bytes_sent(c), (3u << 20) / k * 9 / 10) << "conn " << c;
+      EXPECT_GE(m.tcp(r, 1 - r)->bytes_received(c), (3u << 20) / k * 9 / 10) << "conn " << c;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(K, StripingTest, ::testing::Values(1, 2, 4));
+
+TEST(TcpMeshTest, FourRanksAllPairs) {
+  TestMesh m(4);
+  m.Connect(SmallFrames(2));
+  for (auto& r : m.ranks) ASSERT_TRUE(r->status.ok()) << r->status;
+  const size_t len = 300000;
+  std::vector<uint8_t> out[4][4], in[4][4];
+  for (int a = 0; a < 4; ++a) {
+    for (int b = 0; b < 4; ++b) {
+      if (a == b) continue;
+      out[a][b] = Pattern(len, a * 4 + b);
+      in[b][a].assign(len, 0);
+      m.link(b, a)->PostRecv(1, 0, Desc(1), in[b][a].data(), len);
+      m.link(a, b)->PostSend(1, 0, Desc(1), out[a][b].data(), len);
+    }
+  }
+  ASSERT_TRUE(m.RunUntil([&] {
+    for (int r = 0; r < 4; ++r) {
+      if (m.rec(r).Count(Ev::kRecvDone) != 3) return false;
+    }
+    return true;
+  }));
+  for (int a = 0; a < 4; ++a) {
+    for (int b = 0; b < 4; ++b) {
+      if (a == b) continue;
+      EXPECT_TRUE(in[b][a] == out[a][b]) << a << "->" << b;
+    }
+  }
+}
+
+TEST(TcpLinkTest, ReceivePostedAfterDataArrivesParksTheConnection) {
+  TestMesh m(2);
+  m.Connect(SmallFrames(2));
+  ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
+  std::vector<uint8_t> big = Pattern(1 << 20, 1), got(1 << 20, 0);
+  m.link(0, 1)->PostSend(3, 0, Desc(3), nullptr, 0);
+  m.link(0, 1)->PostSend(3, 1, Desc(3), big.data(), big.size());
+  m.RunFor(100);
+  EXPECT_EQ(m.rec(1).Count(Ev::kRecvDone), 0);
+  // Posting out of order: message 1 first, then the empty message 0.
+  m.link(1, 0)->PostRecv(3, 1, Desc(3), got.data(), got.size());
+  m.link(1, 0)->PostRecv(3, 0, Desc(3), nullptr, 0);
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kRecvDone) == 2; }));
+  EXPECT_TRUE(got == big);
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(0).Count(Ev::kSendDone) == 2; }));
+}
+
+TEST(TcpLinkTest, ManyMessagesArriveIntactAndInOrder) {
+  for (int k : {1, 3}) {
+    TestMesh m(2);
+    m.Connect(SmallFrames(k));
+    ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
+    const int n = 300;
+    std::vector<std::vector<uint8_t>> out, in;
+    for (int i = 0; i < n; ++i) {
+      size_t len = (i * 7919) % 200000;
+      out.push_back(Pattern(len, i));
+      in.emplace_back(len, 0);
+    }
+    for (int i = 0; i < n; ++i) {
+      m.link(0, 1)->PostSend(10 + i / 10, i % 10, Desc(9), out[i].data(), out[i].size());
+    }
+    // Receives posted one at a time as earlier ones complete, from inside
+    // the callback.
+    int next = 0;
+    auto post = [&] {
+      m.link(1, 0)->PostRecv(10 + next / 10, next % 10, Desc(9), in[next].data(),
+                             in[next].size());
+      ++next;
+    };
+    m.rec(1).hook = [&](const Ev& e) {
+      if (e.kind == Ev::kRecvDone && next < n) post();
+    };
+    post();
+    ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kRecvDone) == n; })) << k;
+    for (int i = 0; i < n; ++i) {
+      EXPECT_TRUE(in[i] == out[i]) << "message " << i;
+      EXPECT_EQ(m.rec(1).evs[i].op, 10u + i / 10);
+      EXPECT_EQ(m.rec(1).evs[i].msg, static_cast<uint32_t>(i % 10));
+    }
+    ASSERT_TRUE(m.RunUntil([&] { return m.rec(0).Count(Ev::kSendDone) == n; }));
+  }
+}
+
+TEST(TcpLinkTest, PingPongFromCallbacks) {
+  TestMesh m(2);
+  m.Connect(SmallFrames(2));
+  ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
+  // Op o travels from rank o % 2 to the other rank and carries the value o;
+  // each receiver answers with op o + 1 from inside OnRecvDone.
+  const uint64_t rounds = 200;
+  uint64_t value[2] = {0, 0};
+  uint64_t inbox[2] = {0, 0};
+  for (int r = 0; r < 2; ++r) {
+    m.rec(r).hook = [&, r](const Ev& e) {
+      if (e.kind != Ev::kRecvDone || e.op >= rounds) return;
+      EXPECT_EQ(inbox[r], e.op);
+      value[r] = inbox[r] + 1;
+      m.link(r, 1 - r)->PostRecv(e.op + 2, 0, Desc(1), &inbox[r], 8);
+      m.link(r, 1 - r)->PostSend(e.op + 1, 0, Desc(1), &value[r], 8);
+    };
+  }
+  m.link(1, 0)->PostRecv(0, 0, Desc(1), &inbox[1], 8);
+  m.link(0, 1)->PostRecv(1, 0, Desc(1), &inbox[0], 8);
+  m.link(0, 1)->PostSend(0, 0, Desc(1), &value[0], 8);
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Has(Ev::kRecvDone, 0, rounds, 0); }));
+  EXPECT_EQ(inbox[1], rounds);
+  EXPECT_EQ(m.rec(0).Count(Ev::kLinkError) + m.rec(1).Count(Ev::kLinkError), 0);
+}
+
+TEST(TcpLinkTest, DescriptorMismatchIsReportedAndLinkStaysUsable) {
+  TestMesh m(2);
+  m.Connect(SmallFrames(2));
+  ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
+  std::vector<uint8_t> data = Pattern(200000, 5), got(200000, 0);
+  m.link(1, 0)->PostRecv(4, 0, Desc(0xAA), got.data(), got.size());
+  m.link(0, 1)->PostSend(4, 0, Desc(0xBB), data.data(), data.size());
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kMismatch) == 1; }));
+  const Ev* e = m.rec(1).First(Ev::kMismatch);
+  EXPECT_EQ(e->peer, 0);
+  EXPECT_EQ(e->op, 4u);
+  EXPECT_EQ(e->expected, Desc(0xAA));
+  EXPECT_EQ(e->received, Desc(0xBB));
+  m.RunFor(50);
+  EXPECT_EQ(m.rec(1).Count(Ev::kMismatch), 1);  // once per message
+  EXPECT_EQ(m.rec(1).Count(Ev::kRecvDone), 0);
+  EXPECT_TRUE(std::all_of(got.begin(), got.end(), [](uint8_t b) { return b == 0; }));
+  m.link(1, 0)->CancelThrough(4);
+  m.link(1, 0)->PostRecv(5, 0, Desc(5), got.data(), got.size());
+  m.link(0, 1)->PostSend(5, 0, Desc(5), data.data(), data.size());
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Has(Ev::kRecvDone, 0, 5, 0); }));
+  EXPECT_TRUE(got == data);
+}
+
+TEST(TcpLinkTest, RemoteAbortCarriesTheReason) {
+  TestMesh m(2);
+  m.Connect(SmallFrames(2));
+  ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
+  std::vector<uint8_t> big = Pattern(4 << 20, 3);
+  m.link(0, 1)->PostSend(8, 0, Desc(8), big.data(), big.size());
+  m.link(0, 1)->SendAbort(8, "rank 0 ran out of memory");
+  m.link(0, 1)->CancelThrough(8);  // the abort frame survives the cancel
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kRemoteAbort) == 1; }));
+  const Ev* e = m.rec(1).First(Ev::kRemoteAbort);
+  EXPECT_EQ(e->peer, 0);
+  EXPECT_EQ(e->op, 8u);
+  EXPECT_EQ(e->text, "rank 0 ran out of memory");
+  m.link(1, 0)->CancelThrough(8);
+  std::vector<uint8_t> got(10, 0), small = Pattern(10, 4);
+  m.link(1, 0)->PostRecv(9, 0, Desc(9), got.data(), got.size());
+  m.link(0, 1)->PostSend(9, 0, Desc(9), small.data(), small.size());
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Has(Ev::kRecvDone, 0, 9, 0); }));
+  EXPECT_TRUE(got == small);
+  EXPECT_FALSE(m.rec(0).Has(Ev::kSendDone, 1, 8, 0));
+}
+
+TEST(TcpLinkTest, CancelThroughThenNextOpWorks) {
+  for (int k : {1, 2}) {
+    TestMesh m(2);
+    TcpOptions options = SmallFrames(k);
+    options.socket_buffer_bytes = 64 << 10;  // so that 16 MiB cannot fit in flight
+    m.Connect(options);
+    ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
+    // The receiver never posts op 1, so the sender stalls part-way through.
+    auto big = std::make_unique<std::vector<uint8_t>>(Pattern(16 << 20, 6));
+    m.link(0, 1)->PostSend(1, 0, Desc(1), big->data(), big->size());
+    m.link(0, 1)->PostSend(1, 1, Desc(1), big->data(), 1000);
+    std::vector<uint8_t> unused(16 << 20);
+    m.link(1, 0)->PostRecv(1, 1, Desc(1), unused.data(), 1000);
+    m.RunFor(100);
+    EXPECT_EQ(m.rec(0).Count(Ev::kSendDone), 0);
+    m.link(0, 1)->CancelThrough(1);
+    m.link(1, 0)->CancelThrough(1);
+    big.reset();  // a started frame must not read the caller's buffer any more
+    std::vector<uint8_t> next = Pattern(500000, 7), got(500000, 0);
+    m.link(1, 0)->PostRecv(2, 0, Desc(2), got.data(), got.size());
+    m.link(0, 1)->PostSend(2, 0, Desc(2), next.data(), next.size());
+    ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Has(Ev::kRecvDone, 0, 2, 0); })) << k;
+    EXPECT_TRUE(got == next);
+    ASSERT_TRUE(m.RunUntil([&] { return m.rec(0).Has(Ev::kSendDone, 1, 2, 0); }));
+    EXPECT_EQ(m.rec(0).Count(Ev::kSendDone), 1);  // nothing for cancelled op 1
+    EXPECT_EQ(m.rec(1).Count(Ev::kRecvDone), 1);
+    EXPECT_EQ(m.rec(0).Count(Ev::kLinkError) + m.rec(1).Count(Ev::kLinkError), 0);
+  }
+}
+
+// A link over a socketpair: the test writes raw bytes into the other end.
+struct PairLink {
+  PairLink() {
+    loop = std::move(EventLoop::Create()).value();
+    int sv[2];
+    EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    raw.reset(sv[1]);
+    std::vector<Fd> conns;
+    conns.emplace_back(sv[0]);
+    link = std::move(TcpLink::Create(5, "10.0.0.5:999", std::move(conns), SmallFrames(1),
+                                     loop.get(), &rec))
+               .value();
+  }
+  bool RunUntil(const std::function<bool()>& pred, int timeout_ms = 3000) {
+    Deadline deadline = DeadlineAfterMs(timeout_ms);
+    while (!pred()) {
+      if (Clock::now() >= deadline) return false;
+      loop->RunOnce(10);
+    }
+    return true;
+  }
+  void Write(const void* p, size_t n) {
+    ASSERT_TRUE(WriteFull(raw.get(), p, n, DeadlineAfterMs(1000)).ok());
+  }
+  void WriteHeader(const FrameHeader& h) {
+    uint8_t b[kFrameHeaderSize];
+    EncodeFrameHeader(h, b);
+    Write(b, sizeof(b));
+  }
+  std::unique_ptr<EventLoop> loop;
+  Recorder rec;
+  Fd raw;
+  std::unique_ptr<TcpLink> link;
+};
+
+TEST(TcpLinkTest, GarbageIsAMalformedFrame) {
+  PairLink p;
+  std::string garbage(kFrameHeaderSize, 'G');
+  p.Write(garbage.data(), garbage.size());
+  ASSERT_TRUE(p.RunUntil([&] { return p.rec.Count(Ev::kLinkError) == 1; }));
+  const absl::Status& st = p.rec.First(Ev::kLinkError)->status;
+  EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+  EXPECT_HAS_SUBSTR(st.message(), "malformed frame");
+  EXPECT_HAS_SUBSTR(st.message(), "rank 5 (10.0.0.5:999)");
+  EXPECT_TRUE(p.link->failed());
+  p.link->PostSend(1, 0, Desc(1), nullptr, 0);  // ignored, no event
+  p.link->PostRecv(1, 0, Desc(1), nullptr, 0);
+  p.link->SendAbort(1, "x");
+  p.RunUntil([] { return false; }, 50);
+  EXPECT_EQ(p.rec.evs.size(), 1u);
+}
+
+TEST(TcpLinkTest, HelloOnADataConnectionIsAnError) {
+  PairLink p;
+  FrameHeader h;
+  h.type = FrameType::kHello;
+  p.WriteHeader(h);
+  ASSERT_TRUE(p.RunUntil([&] { return p.rec.Count(Ev::kLinkError) == 1; }));
+  EXPECT_HAS_SUBSTR(p.rec.First(Ev::kLinkError)->status.message(), "unexpected frame type");
+}
+
+TEST(TcpLinkTest, FrameBeyondThePostedReceiveIsAnError) {
+  PairLink p;
+  std::vector<uint8_t> buf(1000);
+  p.link->PostRecv(2, 0, Desc(2), buf.data(), buf.size());
+  FrameHeader h;
+  h.op_seq = 2;
+  h.desc = Desc(2);
+  h.offset = 900;
+  h.length = 200;
+  p.WriteHeader(h);
+  ASSERT_TRUE(p.RunUntil([&] { return p.rec.Count(Ev::kLinkError) == 1; }));
+  const absl::Status& st = p.rec.First(Ev::kLinkError)->status;
+  EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+  EXPECT_HAS_SUBSTR(st.message(), "overruns the 1000-byte receive");
+}
+
+TEST(TcpLinkTest, FramesOfCancelledOpsAreDiscarded) {
+  PairLink p;
+  p.link->CancelThrough(3);
+  FrameHeader h;
+  h.op_seq = 3;
+  h.length = 5000;
+  p.WriteHeader(h);
+  std::vector<uint8_t> junk(5000, 1);
+  p.Write(junk.data(), junk.size());
+  std::vector<uint8_t> data = Pattern(100, 1), got(100, 0);
+  p.link->PostRecv(4, 0, Desc(4), got.data(), got.size());
+  h.op_seq = 4;
+  h.length = 100;
+  h.desc = Desc(4);
+  p.WriteHeader(h);
+  p.Write(data.data(), data.size());
+  ASSERT_TRUE(p.RunUntil([&] { return p.rec.Count(Ev::kRecvDone) == 1; }));
+  EXPECT_TRUE(got == data);
+  EXPECT_EQ(p.rec.evs.size(), 1u);
+}
+
+TEST(TcpLinkTest, PeerCloseNamesThePeerAndLinkMayBeDestroyedInTheCallback) {
+  TestMesh m(2);
+  m.Connect(SmallFrames(2));
+  ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
+  m.rec(1).hook = [&](const Ev& e) {
+    if (e.kind == Ev::kLinkError) m.ranks[1]->links[0].reset();
+  };
+  m.ranks[0]->links[1].reset();
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kLinkError) == 1; }));
+  const Ev* e = m.rec(1).First(Ev::kLinkError);
+  EXPECT_EQ(e->peer, 0);
+  EXPECT_TRUE(absl::IsUnavailable(e->status)) << e->status;
+  EXPECT_HAS_SUBSTR(e->status.message(),
+                    "connection to rank 0 (" + m.ranks[0]->listener->address().ToString() +
+                        ") closed by peer");
+  m.RunFor(50);
+  EXPECT_EQ(m.rec(1).evs.size(), 1u);
+}
+
+TEST(TcpLinkTest, FailedLinkIgnoresPosts) {
+  TestMesh m(2);
+  m.Connect(SmallFrames(1));
+  ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
+  m.ranks[0]->links[1].reset();
+  ASSERT_TRUE(m.RunUntil([&] { return m.link(1, 0)->failed(); }));
+  uint8_t b = 1;
+  m.link(1, 0)->PostSend(1, 0, Desc(1), &b, 1);
+  m.link(1, 0)->PostRecv(1, 0, Desc(1), &b, 1);
+  m.link(1, 0)->CancelThrough(1);
+  m.RunFor(30);
+  EXPECT_EQ(m.rec(1).evs.size(), 1u);
+}
+
+}  // namespace
+}  // namespace meridian::transport
