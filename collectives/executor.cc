@@ -216,7 +216,13 @@ void Executor::OnRemoteAbort(int peer, uint64_t op_seq, const std::string& reaso
 }
 
 void Executor::OnLinkError(int peer, const absl::Status& status) {
-  MDN_LOG(Warn) << "link to rank " << peer << " failed: " << status.message();
+  // A peer that leaves between operations (e.g. at shutdown) is routine;
+  // one that leaves in the middle of an operation is worth a warning.
+  if (op_.active) {
+    MDN_LOG(Warn) << "link to rank " << peer << " failed: " << status.message();
+  } else {
+    MDN_LOG(Info) << "link to rank " << peer << " closed: " << status.message();
+  }
   if (fatal_.ok()) {
     // A malformed frame is the peer's fault, not a loss: report it as such.
     fatal_ = absl::IsInvalidArgument(status)
