@@ -316,12 +316,20 @@ void Server::HandleJoin(Conn& c, JoinMsg join) {
     join.data_address.host = c.peer.host;
   }
   absl::Status admitted = group_.Admit(c.id, join);
+  if (absl::IsFailedPrecondition(admitted)) {
+    // A run that starts right after the previous one ended can be faster
+    // than the EOFs of the previous run's connections: look before refusing.
+    CloseDeadPeers();
+    admitted = group_.Admit(c.id, join);
+  }
   if (!admitted.ok()) {
     Refuse(c, admitted);
     return;
   }
   c.state = Conn::State::kJoined;
   c.deadline.reset();
+  // Likewise, a joiner that has gone must not be handed out as a member.
+  if (group_.size() == static_cast<size_t>(group_.world_size())) CloseDeadPeers();
   auto rosters = group_.TryForm();
   if (!rosters) return;
   for (auto& [id, roster] : *rosters) {
@@ -330,6 +338,22 @@ void Server::HandleJoin(Conn& c, JoinMsg join) {
     Conn& member = *it->second;
     member.state = Conn::State::kMember;
     Send(member, RosterMsg{std::move(roster)});
+  }
+}
+
+void Server::CloseDeadPeers() {
+  for (auto& [id, c] : conns_) {
+    if (c->dead || (c->state != Conn::State::kJoined &&
+                    c->state != Conn::State::kMember)) {
+      continue;
+    }
+    char byte;
+    ssize_t n = recv(c->fd.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) {
+      Close(*c, "connection closed by peer");
+    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      Close(*c, absl::StrCat("connection failed: ", strerror(errno)));
+    }
   }
 }
 

@@ -60,6 +60,9 @@ class Server {
   void Send(Conn& c, const ControlMessage& msg);
   void Refuse(Conn& c, const absl::Status& why);
   void Close(Conn& c, const std::string& why);
+  // Closes joined peers and members whose connection has already ended
+  // (EOF queued but not yet seen by the loop).
+  void CloseDeadPeers();
   void ExpireDeadlines();
   int PollTimeoutMs() const;
   int PendingCount() const;

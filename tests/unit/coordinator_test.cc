@@ -1,7 +1,10 @@
 #include "runtime/coordinator/coordinator.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -303,7 +306,8 @@ TEST(Coordinator, NewGroupFormsAfterAllMembersLeave) {
   ExpectConsistent(first, 2);
   uint64_t first_id = first[0].roster->group_id;
   first.clear();  // closes both connections
-  Joined next = JoinRetryingWhileFormed(coord->address(), 1, 0, DataAddr(0));
+  // At once: the coordinator must notice the closes before refusing.
+  Joined next = ConnectAndJoin(coord->address(), 1, 0, DataAddr(0));
   ASSERT_TRUE(next.roster.ok()) << next.roster.status();
   EXPECT_NE(next.roster->group_id, first_id);
   EXPECT_EQ(next.roster->epoch, 1u);
@@ -318,8 +322,8 @@ TEST(Coordinator, JoinersThatLeaveBeforeFormationAreForgotten) {
     EXPECT_TRUE(absl::IsDeadlineExceeded(quitter.roster.status()))
         << quitter.roster.status();
   }
-  // The world size and rank 0 it claimed are free again.
-  Joined j = JoinRetryingWhileFormed(coord->address(), 1, 0, DataAddr(1));
+  // The world size and rank 0 it claimed are free again, at once.
+  Joined j = ConnectAndJoin(coord->address(), 1, 0, DataAddr(1));
   ASSERT_TRUE(j.roster.ok()) << j.roster.status();
 }
 
@@ -473,6 +477,52 @@ TEST(CoordinatorServer, CapsPendingConnections) {
   // Room again: a real peer gets through.
   Joined j = JoinRetryingWhileFormed(addr, 1, -1, DataAddr(0));
   EXPECT_TRUE(j.roster.ok()) << j.roster.status();
+}
+
+// The standalone tool: prints its address, serves one run after another,
+// and exits cleanly on SIGTERM.
+TEST(CoordinatorTool, ServesSuccessiveRunsUntilSigterm) {
+  std::string tool = std::string(MERIDIAN_BIN_DIR) + "/meridian-coordinator";
+  ASSERT_EQ(access(tool.c_str(), X_OK), 0) << tool << " is not built";
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    execl(tool.c_str(), tool.c_str(), "--listen", "127.0.0.1:0", (char*)nullptr);
+    _exit(127);
+  }
+  close(out[1]);
+  std::string line;
+  auto deadline = DeadlineAfterMs(kDeadlineMs);
+  while (line.find('\n') == std::string::npos) {
+    struct pollfd p = {out[0], POLLIN, 0};
+    if (poll(&p, 1, transport::MillisLeft(deadline)) <= 0) break;
+    char buf[256];
+    ssize_t n = read(out[0], buf, sizeof(buf));
+    if (n <= 0) break;
+    line.append(buf, n);
+  }
+  close(out[0]);
+  const std::string prefix = "meridian-coordinator listening on ";
+  ASSERT_EQ(line.rfind(prefix, 0), 0u) << line;
+  std::string addr = line.substr(prefix.size(), line.find('\n') - prefix.size());
+  // Back to back, as successive runs would come: no pause between them.
+  for (int run = 0; run < 3; ++run) {
+    ExpectConsistent(JoinAll(addr, run + 2, std::vector<int>(run + 2, -1)), run + 2);
+  }
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (waitpid(pid, &status, WNOHANG) == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "meridian-coordinator ignored SIGTERM";
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 }  // namespace
