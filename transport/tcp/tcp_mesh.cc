@@ -75,7 +75,8 @@ class MeshBuilder {
         k_(static_cast<uint32_t>(spec.options.connections_per_peer)),
         hs_timeout_(std::chrono::milliseconds(
             std::max<int64_t>(1, param::TcpHandshakeTimeoutMs()))),
-        conns_(spec.world_size) {}
+        conns_(spec.world_size),
+        refused_(spec.world_size) {}
 
   absl::Status Run();
   std::vector<Fd> TakeConnections(int peer) { return std::move(conns_[peer]); }
@@ -103,6 +104,9 @@ class MeshBuilder {
   std::vector<Outgoing> dials_;
   std::vector<Incoming> incoming_;
   std::vector<std::vector<Fd>> conns_;  // [peer][connection index]
+  // Why the last hello claiming to come from a lower rank was refused, for
+  // the timeout error: "refused: epoch mismatch" beats "never connected".
+  std::vector<std::string> refused_;
 };
 
 absl::Status MeshBuilder::Resolve() {
@@ -274,6 +278,9 @@ bool MeshBuilder::OnIncomingReady(Incoming& in) {
   ssize_t n = send(in.fd.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   if (!reply.accepted) {
     MDN_LOG(Warn) << "refused connection from " << in.from << ": " << reply.reason;
+    if (hello.ok() && hello->from_rank >= 0 && hello->from_rank < spec_.rank) {
+      refused_[hello->from_rank] = reply.reason;
+    }
     return true;
   }
   if (n != static_cast<ssize_t>(frame.size())) {
@@ -301,8 +308,14 @@ absl::Status MeshBuilder::TimeoutError() const {
     if (up == k_) continue;
     std::string detail;
     if (p < spec_.rank) {
-      detail = up == 0 ? "it never connected"
-                       : absl::StrCat("only ", up, " of ", k_, " connections arrived");
+      const std::string& why = refused_[p];
+      if (up == 0) {
+        detail = why.empty() ? "it never connected"
+                             : absl::StrCat("its connections were refused (", why, ")");
+      } else {
+        detail = absl::StrCat("only ", up, " of ", k_, " connections arrived");
+        if (!why.empty()) absl::StrAppend(&detail, "; one was refused (", why, ")");
+      }
     } else {
       for (const Outgoing& o : dials_) {
         if (o.peer == p && o.phase != Outgoing::Phase::kDone) {
