@@ -114,6 +114,19 @@ TEST(TcpMeshTest, RankThatNeverShowsUpIsNamed) {
   }
 }
 
+TEST(TcpMeshTest, PeerThatListensButNeverAnswersIsNamed) {
+  // Rank 1's listener is open (the kernel completes the TCP handshake) but
+  // rank 1 never runs the mesh, so the hello is never answered.
+  TestMesh m(2);
+  auto start = Clock::now();
+  m.Connect(SmallFrames(2), 300, {}, {0});
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
+  const absl::Status& st = m.ranks[0]->status;
+  EXPECT_TRUE(absl::IsDeadlineExceeded(st)) << st;
+  EXPECT_HAS_SUBSTR(st.message(), "timed out waiting for rank 1 (" +
+                                      m.addresses[1].ToString() + "): no handshake reply");
+}
+
 TEST(TcpMeshTest, LowerRankThatNeverDialsIsNamed) {
   TestMesh m(2);
   auto start = Clock::now();

@@ -122,7 +122,13 @@ void TcpLink::UpdateInterest(Conn& c) {
   if (want == c.interest) return;
   absl::Status st = loop_->Modify(c.fd.get(), want);
   if (!st.ok()) {
-    Fail(absl::InternalError(absl::StrCat("link to ", Who(), ": ", st.message())));
+    // Called from PostSend, CancelThrough and the like, whose callers expect
+    // the link to survive the call; fail from the loop instead.
+    if (deferred_error_.ok()) {
+      deferred_error_ = absl::InternalError(
+          absl::StrCat("link to ", Who(), ": ", st.message()));
+      Kick();
+    }
     return;
   }
   c.interest = want;

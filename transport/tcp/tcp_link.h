@@ -157,6 +157,9 @@ class TcpLink final : public Link {
   bool failed_ = false;
   uint64_t cancelled_through_ = 0;
   bool any_cancelled_ = false;  // op_seq 0 is valid, so the mark alone can't say
+  // An error found where raising OnLinkError at once would pull the link out
+  // from under its caller; reported from the next kick instead.
+  absl::Status deferred_error_;
 
   std::unordered_map<MsgKey, uint32_t, MsgKeyHash> sends_;  // frames left
   std::unordered_map<MsgKey, PostedRecv, MsgKeyHash> recvs_;

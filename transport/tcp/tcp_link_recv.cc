@@ -84,6 +84,7 @@ void TcpLink::OnKick() {
   uint64_t count;
   while (read(kick_.get(), &count, sizeof(count)) > 0) {
   }
+  if (!deferred_error_.ok()) return Fail(deferred_error_);
   for (size_t i = 0; i < conns_.size(); ++i) {
     if (failed_) return;
     Conn& c = conns_[i];
