@@ -27,7 +27,8 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
   if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, wake.get(), &ev) != 0) {
     return ErrnoStatus("epoll_ctl(wake)", errno);
   }
-  return std::unique_ptr<EventLoop>(new EventLoop(std::move(epoll), std::move(wake)));
+  return std::unique_ptr<EventLoop>(
+      new EventLoop(std::move(epoll), std::move(wake)));
 }
 
 EventLoop::~EventLoop() = default;

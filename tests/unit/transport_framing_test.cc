@@ -10,8 +10,8 @@ namespace meridian::transport {
 namespace {
 
 // gmock is not linked into the unit tests, hence no HasSubstr.
-#define EXPECT_HAS_SUBSTR(text, part)                                   \
-  EXPECT_NE(std::string(text).find(part), std::string::npos)            \
+#define EXPECT_HAS_SUBSTR(text, part)                        \
+  EXPECT_NE(std::string(text).find(part), std::string::npos) \
       << "'" << (text) << "' does not contain '" << (part) << "'"
 
 FrameHeader SampleHeader() {
@@ -21,7 +21,8 @@ FrameHeader SampleHeader() {
   h.msg = 7;
   h.op_seq = 0x0102030405060708ull;
   h.offset = 1ull << 40;
-  for (size_t i = 0; i < h.desc.size(); ++i) h.desc[i] = static_cast<uint8_t>(0xA0 + i);
+  for (size_t i = 0; i < h.desc.size(); ++i)
+    h.desc[i] = static_cast<uint8_t>(0xA0 + i);
   return h;
 }
 
@@ -58,7 +59,8 @@ TEST(FramingTest, RejectsBadMagic) {
   buf[0] ^= 0xFF;
   absl::StatusOr<FrameHeader> d = DecodeFrameHeader(buf, FrameLimits{});
   EXPECT_TRUE(absl::IsInvalidArgument(d.status()));
-  EXPECT_HAS_SUBSTR(std::string(d.status().message()), "malformed frame: bad magic");
+  EXPECT_HAS_SUBSTR(std::string(d.status().message()),
+                    "malformed frame: bad magic");
 }
 
 TEST(FramingTest, RejectsBadVersion) {
@@ -128,7 +130,8 @@ TEST(WireTest, ShortReadsAreErrors) {
   ByteReader r(three, sizeof(three));
   absl::StatusOr<uint32_t> v = r.U32();
   EXPECT_TRUE(absl::IsInvalidArgument(v.status()));
-  EXPECT_HAS_SUBSTR(std::string(v.status().message()), "needs 4 more bytes, has 3");
+  EXPECT_HAS_SUBSTR(std::string(v.status().message()),
+                    "needs 4 more bytes, has 3");
   EXPECT_FALSE(r.U64().ok());
   EXPECT_EQ(*r.U16(), 0x0201);  // a failed read consumes nothing
   EXPECT_FALSE(r.U16().ok());
@@ -163,7 +166,8 @@ TEST(HandshakeTest, HelloRoundTrip) {
   h.num_connections = 4;
   std::vector<uint8_t> frame = EncodeHelloFrame(h);
   ASSERT_GT(frame.size(), kFrameHeaderSize);
-  absl::StatusOr<FrameHeader> fh = DecodeFrameHeader(frame.data(), kHandshakeLimits);
+  absl::StatusOr<FrameHeader> fh =
+      DecodeFrameHeader(frame.data(), kHandshakeLimits);
   ASSERT_TRUE(fh.ok()) << fh.status();
   EXPECT_EQ(fh->type, FrameType::kHello);
   std::vector<uint8_t> payload(frame.begin() + kFrameHeaderSize, frame.end());

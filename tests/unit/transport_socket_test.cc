@@ -14,8 +14,8 @@ namespace meridian::transport {
 namespace {
 
 // gmock is not linked into the unit tests, hence no HasSubstr.
-#define EXPECT_HAS_SUBSTR(text, part)                                   \
-  EXPECT_NE(std::string(text).find(part), std::string::npos)            \
+#define EXPECT_HAS_SUBSTR(text, part)                        \
+  EXPECT_NE(std::string(text).find(part), std::string::npos) \
       << "'" << (text) << "' does not contain '" << (part) << "'"
 
 TEST(ParseHostPortTest, Accepts) {
@@ -42,8 +42,9 @@ TEST(ParseHostPortTest, Accepts) {
 }
 
 TEST(ParseHostPortTest, RejectsBadInput) {
-  for (const char* bad : {"", "localhost", ":80", "host:", "host:65536",
-                          "host:-1", "host:12ab", "[::1]", "[::1]80", "[::1:80"}) {
+  for (const char* bad :
+       {"", "localhost", ":80", "host:", "host:65536", "host:-1", "host:12ab",
+        "[::1]", "[::1]80", "[::1:80"}) {
     absl::StatusOr<HostPort> r = ParseHostPort(bad);
     EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << "'" << bad << "'";
   }
@@ -70,7 +71,8 @@ uint16_t ClosedPort() {
 TEST(SocketTest, ConnectToClosedPortWithRetryHitsTheDeadline) {
   HostPort addr{"127.0.0.1", ClosedPort()};
   auto start = Clock::now();
-  absl::StatusOr<Fd> c = Connect(addr, DeadlineAfterMs(300), /*retry_refused=*/true);
+  absl::StatusOr<Fd> c =
+      Connect(addr, DeadlineAfterMs(300), /*retry_refused=*/true);
   auto took = Clock::now() - start;
   EXPECT_TRUE(absl::IsDeadlineExceeded(c.status())) << c.status();
   EXPECT_HAS_SUBSTR(c.status().message(), addr.ToString());
@@ -80,7 +82,8 @@ TEST(SocketTest, ConnectToClosedPortWithRetryHitsTheDeadline) {
 
 TEST(SocketTest, ConnectToClosedPortWithoutRetryIsUnavailable) {
   HostPort addr{"127.0.0.1", ClosedPort()};
-  absl::StatusOr<Fd> c = Connect(addr, DeadlineAfterMs(2000), /*retry_refused=*/false);
+  absl::StatusOr<Fd> c =
+      Connect(addr, DeadlineAfterMs(2000), /*retry_refused=*/false);
   EXPECT_TRUE(absl::IsUnavailable(c.status())) << c.status();
 }
 
@@ -120,11 +123,15 @@ TEST(EventLoopTest, DispatchesAndRemovesInsideHandler) {
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
   Fd a(sv[0]), b(sv[1]);
   int calls = 0;
-  ASSERT_TRUE((*loop)->Add(a.get(), EPOLLIN, [&](uint32_t events) {
-    EXPECT_TRUE(events & EPOLLIN);
-    ++calls;
-    (*loop)->Remove(a.get());  // the handler removes itself
-  }).ok());
+  ASSERT_TRUE((*loop)
+                  ->Add(a.get(), EPOLLIN,
+                        [&](uint32_t events) {
+                          EXPECT_TRUE(events & EPOLLIN);
+                          ++calls;
+                          (*loop)->Remove(
+                              a.get());  // the handler removes itself
+                        })
+                  .ok());
   EXPECT_EQ((*loop)->RunOnce(0), 0);
   ASSERT_EQ(write(b.get(), "x", 1), 1);
   EXPECT_EQ((*loop)->RunOnce(1000), 1);
@@ -141,7 +148,8 @@ TEST(EventLoopTest, ModifyAndDuplicateAdd) {
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
   Fd a(sv[0]), b(sv[1]);
   uint32_t seen = 0;
-  ASSERT_TRUE((*loop)->Add(a.get(), 0, [&](uint32_t events) { seen = events; }).ok());
+  ASSERT_TRUE(
+      (*loop)->Add(a.get(), 0, [&](uint32_t events) { seen = events; }).ok());
   EXPECT_FALSE((*loop)->Add(a.get(), EPOLLIN, [](uint32_t) {}).ok());
   EXPECT_EQ((*loop)->RunOnce(0), 0);
   ASSERT_TRUE((*loop)->Modify(a.get(), EPOLLOUT).ok());

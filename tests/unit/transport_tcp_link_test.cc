@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/unit/transport_test_mesh.h"
 #include "transport/event_loop.h"
 #include "transport/link.h"
 #include "transport/socket.h"
@@ -20,7 +21,6 @@
 #include "transport/tcp/tcp_link.h"
 #include "transport/tcp/tcp_mesh.h"
 #include "transport/wire.h"
-#include "tests/unit/transport_test_mesh.h"
 
 namespace meridian::transport {
 namespace {
@@ -55,20 +55,25 @@ TEST_P(StripingTest, MessagesOfAllSizesUseEveryConnection) {
   }
   const int n = static_cast<int>(sizes.size());
   ASSERT_TRUE(m.RunUntil([&] {
-    return m.rec(0).Count(Ev::kRecvDone) == n && m.rec(1).Count(Ev::kRecvDone) == n &&
-           m.rec(0).Count(Ev::kSendDone) == n && m.rec(1).Count(Ev::kSendDone) == n;
+    return m.rec(0).Count(Ev::kRecvDone) == n &&
+           m.rec(1).Count(Ev::kRecvDone) == n &&
+           m.rec(0).Count(Ev::kSendDone) == n &&
+           m.rec(1).Count(Ev::kSendDone) == n;
   }));
   for (int r = 0; r < 2; ++r) {
     for (uint32_t i = 0; i < sizes.size(); ++i) {
-      EXPECT_TRUE(in[r][i] == out[1 - r][i]) << "rank " << r << " message " << i;
+      EXPECT_TRUE(in[r][i] == out[1 - r][i])
+          << "rank " << r << " message " << i;
       EXPECT_TRUE(m.rec(r).Has(Ev::kRecvDone, 1 - r, 7, i));
     }
     EXPECT_EQ(m.rec(r).Count(Ev::kLinkError), 0);
     for (int c = 0; c < k; ++c) {
       // 48 frames of 64 KiB spread by queue depth: each connection carries
       // its share of the 3 MiB message.
-      EXPECT_GE(m.tcp(r, 1 - r)->bytes_sent(c), (3u << 20) / k * 9 / 10) << "conn " << c;
-      EXPECT_GE(m.tcp(r, 1 - r)->bytes_received(c), (3u << 20) / k * 9 / 10) << "conn " << c;
+      EXPECT_GE(m.tcp(r, 1 - r)->bytes_sent(c), (3u << 20) / k * 9 / 10)
+          << "conn " << c;
+      EXPECT_GE(m.tcp(r, 1 - r)->bytes_received(c), (3u << 20) / k * 9 / 10)
+          << "conn " << c;
     }
   }
 }
@@ -134,21 +139,23 @@ TEST(TcpLinkTest, ManyMessagesArriveIntactAndInOrder) {
       in.emplace_back(len, 0);
     }
     for (int i = 0; i < n; ++i) {
-      m.link(0, 1)->PostSend(10 + i / 10, i % 10, Desc(9), out[i].data(), out[i].size());
+      m.link(0, 1)->PostSend(10 + i / 10, i % 10, Desc(9), out[i].data(),
+                             out[i].size());
     }
     // Receives posted one at a time as earlier ones complete, from inside
     // the callback.
     int next = 0;
     auto post = [&] {
-      m.link(1, 0)->PostRecv(10 + next / 10, next % 10, Desc(9), in[next].data(),
-                             in[next].size());
+      m.link(1, 0)->PostRecv(10 + next / 10, next % 10, Desc(9),
+                             in[next].data(), in[next].size());
       ++next;
     };
     m.rec(1).hook = [&](const Ev& e) {
       if (e.kind == Ev::kRecvDone && next < n) post();
     };
     post();
-    ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kRecvDone) == n; })) << k;
+    ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kRecvDone) == n; }))
+        << k;
     for (int i = 0; i < n; ++i) {
       EXPECT_TRUE(in[i] == out[i]) << "message " << i;
       EXPECT_EQ(m.rec(1).evs[i].op, 10u + i / 10);
@@ -179,7 +186,8 @@ TEST(TcpLinkTest, PingPongFromCallbacks) {
   m.link(1, 0)->PostRecv(0, 0, Desc(1), &inbox[1], 8);
   m.link(0, 1)->PostRecv(1, 0, Desc(1), &inbox[0], 8);
   m.link(0, 1)->PostSend(0, 0, Desc(1), &value[0], 8);
-  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Has(Ev::kRecvDone, 0, rounds, 0); }));
+  ASSERT_TRUE(
+      m.RunUntil([&] { return m.rec(1).Has(Ev::kRecvDone, 0, rounds, 0); }));
   EXPECT_EQ(inbox[1], rounds);
   EXPECT_EQ(m.rec(0).Count(Ev::kLinkError) + m.rec(1).Count(Ev::kLinkError), 0);
 }
@@ -200,7 +208,8 @@ TEST(TcpLinkTest, DescriptorMismatchIsReportedAndLinkStaysUsable) {
   m.RunFor(50);
   EXPECT_EQ(m.rec(1).Count(Ev::kMismatch), 1);  // once per message
   EXPECT_EQ(m.rec(1).Count(Ev::kRecvDone), 0);
-  EXPECT_TRUE(std::all_of(got.begin(), got.end(), [](uint8_t b) { return b == 0; }));
+  EXPECT_TRUE(
+      std::all_of(got.begin(), got.end(), [](uint8_t b) { return b == 0; }));
   m.link(1, 0)->CancelThrough(4);
   m.link(1, 0)->PostRecv(5, 0, Desc(5), got.data(), got.size());
   m.link(0, 1)->PostSend(5, 0, Desc(5), data.data(), data.size());
@@ -216,7 +225,8 @@ TEST(TcpLinkTest, RemoteAbortCarriesTheReason) {
   m.link(0, 1)->PostSend(8, 0, Desc(8), big.data(), big.size());
   m.link(0, 1)->SendAbort(8, "rank 0 ran out of memory");
   m.link(0, 1)->CancelThrough(8);  // the abort frame survives the cancel
-  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kRemoteAbort) == 1; }));
+  ASSERT_TRUE(
+      m.RunUntil([&] { return m.rec(1).Count(Ev::kRemoteAbort) == 1; }));
   const Ev* e = m.rec(1).First(Ev::kRemoteAbort);
   EXPECT_EQ(e->peer, 0);
   EXPECT_EQ(e->op, 8u);
@@ -234,7 +244,8 @@ TEST(TcpLinkTest, CancelThroughThenNextOpWorks) {
   for (int k : {1, 2}) {
     TestMesh m(2);
     TcpOptions options = SmallFrames(k);
-    options.socket_buffer_bytes = 64 << 10;  // so that 16 MiB cannot fit in flight
+    options.socket_buffer_bytes = 64
+                                  << 10;  // so that 16 MiB cannot fit in flight
     m.Connect(options);
     ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
     // The receiver never posts op 1, so the sender stalls part-way through.
@@ -251,12 +262,16 @@ TEST(TcpLinkTest, CancelThroughThenNextOpWorks) {
     std::vector<uint8_t> next = Pattern(500000, 7), got(500000, 0);
     m.link(1, 0)->PostRecv(2, 0, Desc(2), got.data(), got.size());
     m.link(0, 1)->PostSend(2, 0, Desc(2), next.data(), next.size());
-    ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Has(Ev::kRecvDone, 0, 2, 0); })) << k;
+    ASSERT_TRUE(m.RunUntil([&] {
+      return m.rec(1).Has(Ev::kRecvDone, 0, 2, 0);
+    })) << k;
     EXPECT_TRUE(got == next);
-    ASSERT_TRUE(m.RunUntil([&] { return m.rec(0).Has(Ev::kSendDone, 1, 2, 0); }));
+    ASSERT_TRUE(
+        m.RunUntil([&] { return m.rec(0).Has(Ev::kSendDone, 1, 2, 0); }));
     EXPECT_EQ(m.rec(0).Count(Ev::kSendDone), 1);  // nothing for cancelled op 1
     EXPECT_EQ(m.rec(1).Count(Ev::kRecvDone), 1);
-    EXPECT_EQ(m.rec(0).Count(Ev::kLinkError) + m.rec(1).Count(Ev::kLinkError), 0);
+    EXPECT_EQ(m.rec(0).Count(Ev::kLinkError) + m.rec(1).Count(Ev::kLinkError),
+              0);
   }
 }
 
@@ -269,8 +284,8 @@ struct PairLink {
     raw.reset(sv[1]);
     std::vector<Fd> conns;
     conns.emplace_back(sv[0]);
-    link = std::move(TcpLink::Create(5, "10.0.0.5:999", std::move(conns), SmallFrames(1),
-                                     loop.get(), &rec))
+    link = std::move(TcpLink::Create(5, "10.0.0.5:999", std::move(conns),
+                                     SmallFrames(1), loop.get(), &rec))
                .value();
   }
   bool RunUntil(const std::function<bool()>& pred, int timeout_ms = 3000) {
@@ -318,7 +333,8 @@ TEST(TcpLinkTest, HelloOnADataConnectionIsAnError) {
   h.type = FrameType::kHello;
   p.WriteHeader(h);
   ASSERT_TRUE(p.RunUntil([&] { return p.rec.Count(Ev::kLinkError) == 1; }));
-  EXPECT_HAS_SUBSTR(p.rec.First(Ev::kLinkError)->status.message(), "unexpected frame type");
+  EXPECT_HAS_SUBSTR(p.rec.First(Ev::kLinkError)->status.message(),
+                    "unexpected frame type");
 }
 
 TEST(TcpLinkTest, FrameBeyondThePostedReceiveIsAnError) {
@@ -371,7 +387,8 @@ TEST(TcpLinkTest, PeerCloseNamesThePeerAndLinkMayBeDestroyedInTheCallback) {
   EXPECT_EQ(e->peer, 0);
   EXPECT_TRUE(absl::IsUnavailable(e->status)) << e->status;
   EXPECT_HAS_SUBSTR(e->status.message(),
-                    "connection to rank 0 (" + m.ranks[0]->listener->address().ToString() +
+                    "connection to rank 0 (" +
+                        m.ranks[0]->listener->address().ToString() +
                         ") closed by peer");
   m.RunFor(50);
   EXPECT_EQ(m.rec(1).evs.size(), 1u);

@@ -73,9 +73,12 @@ TEST(TcpMeshTest, SingleRankHasNoLinks) {
 TEST(TcpMeshTest, InvalidSpecIsRejected) {
   TestMesh m(2);
   m.Connect(SmallFrames(0), 1000, {}, {0});
-  EXPECT_TRUE(absl::IsInvalidArgument(m.ranks[0]->status)) << m.ranks[0]->status;
-  m.Connect(SmallFrames(1), 1000, [](MeshSpec& s) { s.peer_addresses.pop_back(); }, {0});
-  EXPECT_TRUE(absl::IsInvalidArgument(m.ranks[0]->status)) << m.ranks[0]->status;
+  EXPECT_TRUE(absl::IsInvalidArgument(m.ranks[0]->status))
+      << m.ranks[0]->status;
+  m.Connect(SmallFrames(1), 1000,
+            [](MeshSpec& s) { s.peer_addresses.pop_back(); }, {0});
+  EXPECT_TRUE(absl::IsInvalidArgument(m.ranks[0]->status))
+      << m.ranks[0]->status;
 }
 
 TEST(TcpMeshTest, WrongGroupIsRefused) {
@@ -109,8 +112,10 @@ TEST(TcpMeshTest, RankThatNeverShowsUpIsNamed) {
   for (int r : {0, 1}) {
     const absl::Status& st = m.ranks[r]->status;
     EXPECT_TRUE(absl::IsDeadlineExceeded(st)) << st;
-    EXPECT_HAS_SUBSTR(st.message(), "timed out waiting for rank 2 (" + rank2 + ")");
-    EXPECT_EQ(st.message().find("rank 0 ("), std::string::npos) << st;  // 0 and 1 met
+    EXPECT_HAS_SUBSTR(st.message(),
+                      "timed out waiting for rank 2 (" + rank2 + ")");
+    EXPECT_EQ(st.message().find("rank 0 ("), std::string::npos)
+        << st;  // 0 and 1 met
   }
 }
 
@@ -124,7 +129,8 @@ TEST(TcpMeshTest, PeerThatListensButNeverAnswersIsNamed) {
   const absl::Status& st = m.ranks[0]->status;
   EXPECT_TRUE(absl::IsDeadlineExceeded(st)) << st;
   EXPECT_HAS_SUBSTR(st.message(), "timed out waiting for rank 1 (" +
-                                      m.addresses[1].ToString() + "): no handshake reply");
+                                      m.addresses[1].ToString() +
+                                      "): no handshake reply");
 }
 
 TEST(TcpMeshTest, LowerRankThatNeverDialsIsNamed) {
@@ -150,7 +156,9 @@ TEST(TcpMeshTest, StrayConnectionsAreClosedAndWaitingContinues) {
   absl::StatusOr<Fd> noisy = Connect(addr1, DeadlineAfterMs(1000), false);
   ASSERT_TRUE(noisy.ok());
   std::string garbage(100, 'Z');
-  ASSERT_TRUE(WriteFull(noisy->get(), garbage.data(), garbage.size(), DeadlineAfterMs(1000)).ok());
+  ASSERT_TRUE(WriteFull(noisy->get(), garbage.data(), garbage.size(),
+                        DeadlineAfterMs(1000))
+                  .ok());
 
   std::thread rank1([&] { m.Connect(options, 5000, {}, {1}); });
   Hello wrong = HelloFor(m.Spec(0, options), 0, 1, 0);
@@ -182,14 +190,16 @@ TEST(TcpMeshTest, MalformedFrameAfterAFakeHello) {
   TestMesh m(2);
   const TcpOptions options = SmallFrames(1);
   std::thread rank1([&] { m.Connect(options, 5000, {}, {1}); });
-  RawDial fake = DialWithHello(m.addresses[1],
-                               HelloFor(m.Spec(0, options), 0, 1, 0));
+  RawDial fake =
+      DialWithHello(m.addresses[1], HelloFor(m.Spec(0, options), 0, 1, 0));
   rank1.join();
   ASSERT_TRUE(fake.status.ok()) << fake.status;
   ASSERT_TRUE(fake.reply.accepted) << fake.reply.reason;
   ASSERT_TRUE(m.ranks[1]->status.ok()) << m.ranks[1]->status;
   std::string garbage(kFrameHeaderSize, '\x7f');
-  ASSERT_TRUE(WriteFull(fake.fd.get(), garbage.data(), garbage.size(), DeadlineAfterMs(1000)).ok());
+  ASSERT_TRUE(WriteFull(fake.fd.get(), garbage.data(), garbage.size(),
+                        DeadlineAfterMs(1000))
+                  .ok());
   ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kLinkError) == 1; }));
   const absl::Status& st = m.rec(1).First(Ev::kLinkError)->status;
   EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
@@ -227,7 +237,8 @@ TEST(TcpMeshTest, RedialedConnectionReplacesTheEarlierOne) {
   uint8_t hdr[kFrameHeaderSize];
   EncodeFrameHeader(h, hdr);
   m.link(1, 0)->PostRecv(1, 0, Desc(1), &got, 8);
-  ASSERT_TRUE(WriteFull(new0.fd.get(), hdr, sizeof(hdr), DeadlineAfterMs(1000)).ok());
+  ASSERT_TRUE(
+      WriteFull(new0.fd.get(), hdr, sizeof(hdr), DeadlineAfterMs(1000)).ok());
   ASSERT_TRUE(WriteFull(new0.fd.get(), &v, 8, DeadlineAfterMs(1000)).ok());
   ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kRecvDone) == 1; }));
   EXPECT_EQ(got, v);

@@ -23,13 +23,14 @@ namespace meridian::transport {
 namespace testing_mesh {
 
 // gmock is not linked into the unit tests, hence no HasSubstr.
-#define EXPECT_HAS_SUBSTR(text, part)                                   \
-  EXPECT_NE(std::string(text).find(part), std::string::npos)            \
+#define EXPECT_HAS_SUBSTR(text, part)                        \
+  EXPECT_NE(std::string(text).find(part), std::string::npos) \
       << "'" << (text) << "' does not contain '" << (part) << "'"
 
 struct Ev {
   enum Kind { kSendDone, kRecvDone, kMismatch, kRemoteAbort, kLinkError };
-  Ev(Kind k, int p, uint64_t o = 0, uint32_t m = 0) : kind(k), peer(p), op(o), msg(m) {}
+  Ev(Kind k, int p, uint64_t o = 0, uint32_t m = 0)
+      : kind(k), peer(p), op(o), msg(m) {}
   Kind kind;
   int peer;
   uint64_t op;
@@ -55,7 +56,8 @@ class Recorder : public LinkEvents {
     e.received = received;
     Push(e);
   }
-  void OnRemoteAbort(int peer, uint64_t op, const std::string& reason) override {
+  void OnRemoteAbort(int peer, uint64_t op,
+                     const std::string& reason) override {
     Ev e{Ev::kRemoteAbort, peer, op};
     e.text = reason;
     Push(e);
@@ -73,7 +75,8 @@ class Recorder : public LinkEvents {
   }
   bool Has(Ev::Kind kind, int peer, uint64_t op, uint32_t msg) const {
     for (const Ev& e : evs) {
-      if (e.kind == kind && e.peer == peer && e.op == op && e.msg == msg) return true;
+      if (e.kind == kind && e.peer == peer && e.op == op && e.msg == msg)
+        return true;
     }
     return false;
   }
@@ -115,7 +118,8 @@ class TestMesh {
     for (int i = 0; i < n; ++i) {
       auto r = std::make_unique<Rank>();
       r->loop = std::move(EventLoop::Create()).value();
-      absl::StatusOr<TcpListener> l = TcpListener::Open(HostPort{"127.0.0.1", 0});
+      absl::StatusOr<TcpListener> l =
+          TcpListener::Open(HostPort{"127.0.0.1", 0});
       EXPECT_TRUE(l.ok()) << l.status();
       r->listener.emplace(std::move(l).value());
       addresses.push_back(r->listener->address());
@@ -136,9 +140,11 @@ class TestMesh {
 
   // Runs ConnectTcpMesh for `who` (default: every rank) concurrently.
   void Connect(const TcpOptions& options, int deadline_ms = 5000,
-               std::function<void(MeshSpec&)> tweak = {}, std::vector<int> who = {}) {
+               std::function<void(MeshSpec&)> tweak = {},
+               std::vector<int> who = {}) {
     if (who.empty()) {
-      for (size_t i = 0; i < ranks.size(); ++i) who.push_back(static_cast<int>(i));
+      for (size_t i = 0; i < ranks.size(); ++i)
+        who.push_back(static_cast<int>(i));
     }
     Deadline deadline = DeadlineAfterMs(deadline_ms);
     std::vector<std::thread> threads;
@@ -147,7 +153,8 @@ class TestMesh {
       if (tweak) tweak(spec);
       threads.emplace_back([this, i, spec, deadline] {
         Rank& r = *ranks[i];
-        auto links = ConnectTcpMesh(spec, *r.listener, r.loop.get(), &r.rec, deadline);
+        auto links =
+            ConnectTcpMesh(spec, *r.listener, r.loop.get(), &r.rec, deadline);
         r.status = links.status();
         if (links.ok()) r.links = std::move(links).value();
       });
@@ -171,7 +178,9 @@ class TestMesh {
   }
 
   Link* link(int from, int to) { return ranks[from]->links[to].get(); }
-  TcpLink* tcp(int from, int to) { return static_cast<TcpLink*>(link(from, to)); }
+  TcpLink* tcp(int from, int to) {
+    return static_cast<TcpLink*>(link(from, to));
+  }
   Recorder& rec(int r) { return ranks[r]->rec; }
 
   std::vector<std::unique_ptr<Rank>> ranks;

@@ -63,13 +63,15 @@ absl::StatusOr<Hello> DecodeHello(const std::vector<uint8_t>& payload) {
   return h;
 }
 
-absl::StatusOr<HelloReply> DecodeHelloReply(const std::vector<uint8_t>& payload) {
+absl::StatusOr<HelloReply> DecodeHelloReply(
+    const std::vector<uint8_t>& payload) {
   ByteReader r(payload.data(), payload.size());
   HelloReply reply;
   MDN_ASSIGN_OR_RETURN(uint8_t accepted, r.U8());
   if (accepted > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "malformed hello reply: verdict ", int{accepted}, " is neither 0 nor 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed hello reply: verdict ", int{accepted},
+                     " is neither 0 nor 1"));
   }
   reply.accepted = accepted == 1;
   MDN_ASSIGN_OR_RETURN(reply.reason, r.Str(1024));
@@ -103,11 +105,12 @@ std::string CheckHello(const Hello& h, const MeshSpec& spec) {
   uint32_t k = static_cast<uint32_t>(spec.options.connections_per_peer);
   if (h.num_connections != k) {
     return absl::StrCat("connections-per-peer mismatch: the dialer uses ",
-                        h.num_connections, " but rank ", spec.rank, " uses ", k);
+                        h.num_connections, " but rank ", spec.rank, " uses ",
+                        k);
   }
   if (h.conn_index >= k) {
-    return absl::StrCat("connection index ", h.conn_index,
-                        " out of range for ", k, " connections");
+    return absl::StrCat("connection index ", h.conn_index, " out of range for ",
+                        k, " connections");
   }
   return "";
 }
@@ -116,7 +119,8 @@ absl::Status FrameReader::Read(int fd, const FrameLimits& limits) {
   while (!done_) {
     ssize_t n;
     if (!header_ok_) {
-      n = recv(fd, hdr_ + hdr_have_, kFrameHeaderSize - hdr_have_, MSG_DONTWAIT);
+      n = recv(fd, hdr_ + hdr_have_, kFrameHeaderSize - hdr_have_,
+               MSG_DONTWAIT);
       if (n > 0) {
         hdr_have_ += static_cast<size_t>(n);
         if (hdr_have_ < kFrameHeaderSize) continue;

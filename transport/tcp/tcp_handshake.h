@@ -40,7 +40,8 @@ std::vector<uint8_t> EncodeHelloFrame(const Hello& hello);
 std::vector<uint8_t> EncodeHelloReplyFrame(const HelloReply& reply);
 
 absl::StatusOr<Hello> DecodeHello(const std::vector<uint8_t>& payload);
-absl::StatusOr<HelloReply> DecodeHelloReply(const std::vector<uint8_t>& payload);
+absl::StatusOr<HelloReply> DecodeHelloReply(
+    const std::vector<uint8_t>& payload);
 
 // Returns the empty string when rank spec.rank should accept `hello`,
 // otherwise the reason it refuses, phrased for the dialing peer's error.

@@ -29,10 +29,12 @@ absl::StatusOr<std::unique_ptr<TcpLink>> TcpLink::Create(
     int peer, std::string peer_name, std::vector<Fd> connections,
     const TcpOptions& options, EventLoop* loop, LinkEvents* events) {
   if (connections.empty()) {
-    return absl::InvalidArgumentError("a TCP link needs at least one connection");
+    return absl::InvalidArgumentError(
+        "a TCP link needs at least one connection");
   }
   if (loop == nullptr || events == nullptr) {
-    return absl::InvalidArgumentError("a TCP link needs an event loop and events");
+    return absl::InvalidArgumentError(
+        "a TCP link needs an event loop and events");
   }
   std::unique_ptr<TcpLink> link(
       new TcpLink(peer, std::move(peer_name), options, loop, events));
@@ -89,8 +91,8 @@ absl::Status TcpLink::ClosedByPeer() const {
 }
 
 absl::Status TcpLink::ConnectionLost(const char* what, int err) const {
-  return absl::UnavailableError(absl::StrCat(
-      "connection to ", Who(), " lost (", what, "): ", strerror(err)));
+  return absl::UnavailableError(absl::StrCat("connection to ", Who(), " lost (",
+                                             what, "): ", strerror(err)));
 }
 
 void TcpLink::Fail(const absl::Status& status) {
@@ -209,7 +211,8 @@ void TcpLink::SendAbort(uint64_t op_seq, const std::string& reason) {
   if (failed_) return;
   Conn& c = conns_[0];
   SendFrame& f = InsertUrgent(c);
-  size_t n = std::min<size_t>(reason.size(), options_.limits.max_control_payload);
+  size_t n =
+      std::min<size_t>(reason.size(), options_.limits.max_control_payload);
   f.owned.assign(reason.begin(), reason.begin() + n);
   FrameHeader h;
   h.type = FrameType::kAbort;
@@ -226,7 +229,8 @@ void TcpLink::SendAbort(uint64_t op_seq, const std::string& reason) {
 
 void TcpLink::CancelThrough(uint64_t op_seq) {
   if (failed_) return;
-  cancelled_through_ = any_cancelled_ ? std::max(cancelled_through_, op_seq) : op_seq;
+  cancelled_through_ =
+      any_cancelled_ ? std::max(cancelled_through_, op_seq) : op_seq;
   any_cancelled_ = true;
   CancelSends(cancelled_through_);
   CancelRecvs(cancelled_through_);

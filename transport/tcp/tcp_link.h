@@ -37,7 +37,9 @@ class TcpLink final : public Link {
   ~TcpLink() override;
 
   int peer() const override { return peer_; }
-  int num_connections() const override { return static_cast<int>(conns_.size()); }
+  int num_connections() const override {
+    return static_cast<int>(conns_.size());
+  }
   bool failed() const override { return failed_; }
 
   void PostSend(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
@@ -50,7 +52,9 @@ class TcpLink final : public Link {
   // Bytes (headers included) written to / read from connection `conn` so
   // far; lets tests and tools check that striping uses every connection.
   uint64_t bytes_sent(int conn) const { return conns_[conn].bytes_sent; }
-  uint64_t bytes_received(int conn) const { return conns_[conn].bytes_received; }
+  uint64_t bytes_received(int conn) const {
+    return conns_[conn].bytes_received;
+  }
 
  private:
   struct MsgKey {
@@ -153,10 +157,11 @@ class TcpLink final : public Link {
   LinkEvents* const events_;
 
   std::vector<Conn> conns_;  // never resized after Start: references stay valid
-  Fd kick_;                  // eventfd: runs parked work outside the caller's stack
+  Fd kick_;  // eventfd: runs parked work outside the caller's stack
   bool failed_ = false;
   uint64_t cancelled_through_ = 0;
-  bool any_cancelled_ = false;  // op_seq 0 is valid, so the mark alone can't say
+  bool any_cancelled_ =
+      false;  // op_seq 0 is valid, so the mark alone can't say
   // An error found where raising OnLinkError at once would pull the link out
   // from under its caller; reported from the next kick instead.
   absl::Status deferred_error_;

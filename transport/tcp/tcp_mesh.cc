@@ -2,6 +2,8 @@
 // accepts is driven by one poll() loop, so a slow peer on one side never
 // delays the handshakes of the others (a rank that waited for its dials
 // before accepting could make lower ranks time out their handshakes).
+#include "transport/tcp/tcp_mesh.h"
+
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -17,7 +19,6 @@
 #include "base/status_macros.h"
 #include "transport/tcp/tcp_handshake.h"
 #include "transport/tcp/tcp_link.h"
-#include "transport/tcp/tcp_mesh.h"
 
 MDN_PARAM(TcpHandshakeTimeoutMs, "TCP_HANDSHAKE_TIMEOUT_MS", 10000)
 
@@ -83,7 +84,8 @@ class MeshBuilder {
 
  private:
   std::string Name(int rank) const {
-    return absl::StrCat("rank ", rank, " (", spec_.peer_addresses[rank].ToString(), ")");
+    return absl::StrCat("rank ", rank, " (",
+                        spec_.peer_addresses[rank].ToString(), ")");
   }
   absl::Status Resolve();
   bool Complete() const;
@@ -133,7 +135,8 @@ absl::Status MeshBuilder::Resolve() {
       dials_.push_back(std::move(o));
     }
   }
-  for (int p = 0; p < spec_.world_size; ++p) conns_[p].resize(p == spec_.rank ? 0 : k_);
+  for (int p = 0; p < spec_.world_size; ++p)
+    conns_[p].resize(p == spec_.rank ? 0 : k_);
   return absl::OkStatus();
 }
 
@@ -163,12 +166,15 @@ void MeshBuilder::Retry(Outgoing& o, std::string why) {
 
 void MeshBuilder::StartDial(Outgoing& o) {
   const Target& t = targets_[o.peer];
-  Fd fd(socket(t.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  Fd fd(
+      socket(t.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Retry(o, absl::StrCat("socket: ", strerror(errno)));
   // Buffers before connect(), so the window scale in the SYN can use them.
-  absl::Status tuned = TuneDataSocket(fd.get(), spec_.options.socket_buffer_bytes);
+  absl::Status tuned =
+      TuneDataSocket(fd.get(), spec_.options.socket_buffer_bytes);
   if (!tuned.ok()) return Retry(o, std::string(tuned.message()));
-  if (connect(fd.get(), reinterpret_cast<const struct sockaddr*>(&t.addr), t.len) != 0 &&
+  if (connect(fd.get(), reinterpret_cast<const struct sockaddr*>(&t.addr),
+              t.len) != 0 &&
       errno != EINPROGRESS) {
     return Retry(o, absl::StrCat("connect: ", strerror(errno)));
   }
@@ -197,9 +203,11 @@ absl::Status MeshBuilder::OnDialReady(Outgoing& o, short revents) {
     std::vector<uint8_t> frame = EncodeHelloFrame(hello);
     // A fresh socket's buffer always takes ~80 bytes whole; a short write
     // means the connection is already broken.
-    ssize_t n = send(o.fd.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = send(o.fd.get(), frame.data(), frame.size(),
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n != static_cast<ssize_t>(frame.size())) {
-      Retry(o, absl::StrCat("sending hello: ", n < 0 ? strerror(errno) : "short write"));
+      Retry(o, absl::StrCat("sending hello: ",
+                            n < 0 ? strerror(errno) : "short write"));
       return absl::OkStatus();
     }
     o.phase = Outgoing::Phase::kAwaitReply;
@@ -208,7 +216,8 @@ absl::Status MeshBuilder::OnDialReady(Outgoing& o, short revents) {
   absl::Status st = o.reply.Read(o.fd.get(), kHandshakeLimits);
   if (absl::IsInvalidArgument(st)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        Name(o.peer), " answered the handshake with a malformed frame: ", st.message()));
+        Name(o.peer),
+        " answered the handshake with a malformed frame: ", st.message()));
   }
   if (!st.ok()) {
     // Closed before replying: the peer may be restarting; dial again.
@@ -223,8 +232,9 @@ absl::Status MeshBuilder::OnDialReady(Outgoing& o, short revents) {
   }
   absl::StatusOr<HelloReply> reply = DecodeHelloReply(o.reply.payload());
   if (!reply.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        Name(o.peer), " answered the handshake with ", reply.status().message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat(Name(o.peer), " answered the handshake with ",
+                     reply.status().message()));
   }
   if (!reply->accepted) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -244,7 +254,8 @@ void MeshBuilder::AcceptAll() {
     if (!fd.valid()) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        MDN_LOG(Warn) << "accept on the data listener failed: " << strerror(errno);
+        MDN_LOG(Warn) << "accept on the data listener failed: "
+                      << strerror(errno);
       }
       return;
     }
@@ -261,7 +272,8 @@ void MeshBuilder::AcceptAll() {
 bool MeshBuilder::OnIncomingReady(Incoming& in) {
   absl::Status st = in.hello.Read(in.fd.get(), kHandshakeLimits);
   if (!st.ok()) {
-    MDN_LOG(Info) << "dropping connection from " << in.from << ": " << st.message();
+    MDN_LOG(Info) << "dropping connection from " << in.from << ": "
+                  << st.message();
     return true;
   }
   if (!in.hello.done()) return false;
@@ -272,12 +284,15 @@ bool MeshBuilder::OnIncomingReady(Incoming& in) {
   }
   HelloReply reply;
   absl::StatusOr<Hello> hello = DecodeHello(in.hello.payload());
-  reply.reason = hello.ok() ? CheckHello(*hello, spec_) : std::string(hello.status().message());
+  reply.reason = hello.ok() ? CheckHello(*hello, spec_)
+                            : std::string(hello.status().message());
   reply.accepted = reply.reason.empty();
   std::vector<uint8_t> frame = EncodeHelloReplyFrame(reply);
-  ssize_t n = send(in.fd.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ssize_t n = send(in.fd.get(), frame.data(), frame.size(),
+                   MSG_NOSIGNAL | MSG_DONTWAIT);
   if (!reply.accepted) {
-    MDN_LOG(Warn) << "refused connection from " << in.from << ": " << reply.reason;
+    MDN_LOG(Warn) << "refused connection from " << in.from << ": "
+                  << reply.reason;
     if (hello.ok() && hello->from_rank >= 0 && hello->from_rank < spec_.rank) {
       refused_[hello->from_rank] = reply.reason;
     }
@@ -285,7 +300,8 @@ bool MeshBuilder::OnIncomingReady(Incoming& in) {
   }
   if (n != static_cast<ssize_t>(frame.size())) {
     // The dialer sees the close and dials again.
-    MDN_LOG(Info) << "dropping connection from " << in.from << ": reply not sent";
+    MDN_LOG(Info) << "dropping connection from " << in.from
+                  << ": reply not sent";
     return true;
   }
   Fd& slot = conns_[hello->from_rank][hello->conn_index];
@@ -310,11 +326,13 @@ absl::Status MeshBuilder::TimeoutError() const {
     if (p < spec_.rank) {
       const std::string& why = refused_[p];
       if (up == 0) {
-        detail = why.empty() ? "it never connected"
-                             : absl::StrCat("its connections were refused (", why, ")");
+        detail = why.empty()
+                     ? "it never connected"
+                     : absl::StrCat("its connections were refused (", why, ")");
       } else {
         detail = absl::StrCat("only ", up, " of ", k_, " connections arrived");
-        if (!why.empty()) absl::StrAppend(&detail, "; one was refused (", why, ")");
+        if (!why.empty())
+          absl::StrAppend(&detail, "; one was refused (", why, ")");
       }
     } else {
       for (const Outgoing& o : dials_) {
@@ -324,12 +342,14 @@ absl::Status MeshBuilder::TimeoutError() const {
           break;
         }
       }
-      if (up > 0) absl::StrAppend(&detail, " (", up, " of ", k_, " connections up)");
+      if (up > 0)
+        absl::StrAppend(&detail, " (", up, " of ", k_, " connections up)");
     }
     missing.push_back(absl::StrCat(Name(p), ": ", detail));
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "rank ", spec_.rank, " timed out waiting for ", absl::StrJoin(missing, "; ")));
+  return absl::DeadlineExceededError(
+      absl::StrCat("rank ", spec_.rank, " timed out waiting for ",
+                   absl::StrJoin(missing, "; ")));
 }
 
 absl::Status MeshBuilder::Run() {
@@ -346,7 +366,8 @@ absl::Status MeshBuilder::Run() {
       Outgoing& o = dials_[i];
       if (o.phase == Outgoing::Phase::kIdle && o.retry_at <= now) StartDial(o);
       if ((o.phase == Outgoing::Phase::kConnecting ||
-           o.phase == Outgoing::Phase::kAwaitReply) && o.give_up_at <= now) {
+           o.phase == Outgoing::Phase::kAwaitReply) &&
+          o.give_up_at <= now) {
         Retry(o, "no handshake reply within the handshake timeout");
       }
       switch (o.phase) {
@@ -356,24 +377,27 @@ absl::Status MeshBuilder::Run() {
         case Outgoing::Phase::kConnecting:
         case Outgoing::Phase::kAwaitReply:
           wake = std::min(wake, o.give_up_at);
-          pfds.push_back({o.fd.get(),
-                          static_cast<short>(o.phase == Outgoing::Phase::kConnecting
-                                                 ? POLLOUT : POLLIN),
-                          0});
+          pfds.push_back(
+              {o.fd.get(),
+               static_cast<short>(
+                   o.phase == Outgoing::Phase::kConnecting ? POLLOUT : POLLIN),
+               0});
           who.push_back(static_cast<int>(i));
           break;
         case Outgoing::Phase::kDone:
           break;
       }
     }
-    incoming_.erase(std::remove_if(incoming_.begin(), incoming_.end(),
-                                   [&](const Incoming& in) {
-                                     if (in.give_up_at > now) return false;
-                                     MDN_LOG(Info) << "dropping connection from " << in.from
-                                                   << ": no hello within the handshake timeout";
-                                     return true;
-                                   }),
-                    incoming_.end());
+    incoming_.erase(
+        std::remove_if(incoming_.begin(), incoming_.end(),
+                       [&](const Incoming& in) {
+                         if (in.give_up_at > now) return false;
+                         MDN_LOG(Info)
+                             << "dropping connection from " << in.from
+                             << ": no hello within the handshake timeout";
+                         return true;
+                       }),
+        incoming_.end());
     for (size_t i = 0; i < incoming_.size(); ++i) {
       wake = std::min(wake, incoming_[i].give_up_at);
       pfds.push_back({incoming_[i].fd.get(), POLLIN, 0});
@@ -413,14 +437,14 @@ absl::Status ValidateSpec(const MeshSpec& spec) {
         "rank ", spec.rank, " is not in a group of ", spec.world_size));
   }
   if (spec.peer_addresses.size() != static_cast<size_t>(spec.world_size)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "mesh of ", spec.world_size, " ranks has ", spec.peer_addresses.size(),
-        " peer addresses"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("mesh of ", spec.world_size, " ranks has ",
+                     spec.peer_addresses.size(), " peer addresses"));
   }
   int k = spec.options.connections_per_peer;
   if (k < 1 || k > 256) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "connections per peer must be in [1, 256], not ", k));
+    return absl::InvalidArgumentError(
+        absl::StrCat("connections per peer must be in [1, 256], not ", k));
   }
   if (spec.options.frame_bytes == 0) {
     return absl::InvalidArgumentError("frame_bytes must be positive");
@@ -441,11 +465,13 @@ absl::StatusOr<std::vector<std::unique_ptr<Link>>> ConnectTcpMesh(
     if (p == spec.rank) continue;
     std::vector<Fd> conns = builder.TakeConnections(p);
     for (Fd& fd : conns) {
-      MDN_RETURN_IF_ERROR(TuneDataSocket(fd.get(), spec.options.socket_buffer_bytes));
+      MDN_RETURN_IF_ERROR(
+          TuneDataSocket(fd.get(), spec.options.socket_buffer_bytes));
     }
-    MDN_ASSIGN_OR_RETURN(links[p], TcpLink::Create(p, spec.peer_addresses[p].ToString(),
-                                                   std::move(conns), spec.options,
-                                                   loop, events));
+    MDN_ASSIGN_OR_RETURN(
+        links[p],
+        TcpLink::Create(p, spec.peer_addresses[p].ToString(), std::move(conns),
+                        spec.options, loop, events));
   }
   return links;
 }
