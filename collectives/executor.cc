@@ -21,15 +21,24 @@ constexpr int kStagingSlots = 8;
 }  // namespace
 
 Executor::Executor(int rank, int world_size)
-    : rank_(rank), world_size_(world_size), last_progress_(std::chrono::steady_clock::now()) {}
+    : rank_(rank),
+      world_size_(world_size),
+      last_progress_(std::chrono::steady_clock::now()),
+      dead_(world_size) {}
+
+int Executor::NeededDeadPeer() const {
+  for (int p = 0; p < world_size_; ++p) {
+    if (dead_[p].ok()) continue;
+    const bool sends_left = op_.next_send[p] < op_.plan->sends_to[p].size();
+    const bool recvs_left = op_.recvs_done[p] < op_.plan->recvs_from[p].size();
+    if (sends_left || recvs_left) return p;
+  }
+  return -1;
+}
 
 void Executor::Start(uint64_t op_seq, const OpSpec& spec,
                      std::shared_ptr<const Plan> plan, const void* input,
                      void* output, Done done) {
-  if (!fatal_.ok()) {
-    done(fatal_);
-    return;
-  }
   op_ = RunningOp();
   op_.active = true;
   op_.seq = op_seq;
@@ -66,6 +75,10 @@ void Executor::Start(uint64_t op_seq, const OpSpec& spec,
     early_aborts_.erase(early);
     CancelLinks(op_seq);
     Finish(status);
+    return;
+  }
+  if (int lost = NeededDeadPeer(); lost >= 0) {
+    Finish(dead_[lost]);
     return;
   }
   const auto& steps = op_.plan->steps;
@@ -216,20 +229,21 @@ void Executor::OnRemoteAbort(int peer, uint64_t op_seq, const std::string& reaso
 }
 
 void Executor::OnLinkError(int peer, const absl::Status& status) {
+  if (dead_[peer].ok()) {
+    // A malformed frame is the peer's fault, not a loss: report it as such.
+    dead_[peer] = absl::IsInvalidArgument(status)
+                      ? absl::DataLossError(status.message())
+                      : absl::AbortedError(absl::StrCat("peer lost: ", status.message()));
+  }
+  const bool needed = op_.active && NeededDeadPeer() == peer;
   // A peer that leaves between operations (e.g. at shutdown) is routine;
-  // one that leaves in the middle of an operation is worth a warning.
-  if (op_.active) {
+  // one that leaves in the middle of an operation that needs it is not.
+  if (needed) {
     MDN_LOG(Warn) << "link to rank " << peer << " failed: " << status.message();
+    Abort(dead_[peer], /*notify_peers=*/true);
   } else {
     MDN_LOG(Info) << "link to rank " << peer << " closed: " << status.message();
   }
-  if (fatal_.ok()) {
-    // A malformed frame is the peer's fault, not a loss: report it as such.
-    fatal_ = absl::IsInvalidArgument(status)
-                 ? absl::DataLossError(status.message())
-                 : absl::AbortedError(absl::StrCat("peer lost: ", status.message()));
-  }
-  if (op_.active) Abort(fatal_, /*notify_peers=*/true);
 }
 
 void Executor::Abort(const absl::Status& status, bool notify_peers) {

@@ -49,8 +49,8 @@ class Executor : public transport::LinkEvents {
   // notify_peers, tells every peer to abort it too.
   void Abort(const absl::Status& status, bool notify_peers);
 
-  // Set once a link failed: every later operation fails with it at once.
-  const absl::Status& fatal_status() const { return fatal_; }
+  // Why the link to `peer` is dead (OK while it is alive).
+  const absl::Status& peer_status(int peer) const { return dead_[peer]; }
 
   // LinkEvents.
   void OnSendDone(int peer, uint64_t op_seq, uint32_t msg) override;
@@ -108,7 +108,12 @@ class Executor : public transport::LinkEvents {
   // Aborts that peers announced for operations this rank has not reached.
   std::map<uint64_t, std::string> early_aborts_;
   uint64_t last_finished_ = 0;
-  absl::Status fatal_;
+  // Per peer: why its link failed.  A lost peer fails only the operations
+  // that exchange data with it; a peer that leaves while others finish an
+  // operation it is not part of (e.g. at shutdown) harms nobody.
+  std::vector<absl::Status> dead_;
+  // First dead peer the plan of the running/starting operation still needs.
+  int NeededDeadPeer() const;
   std::chrono::steady_clock::time_point last_progress_;
 };
 
