@@ -328,7 +328,13 @@ void Supervisor::ReadSignals(int fd) {
   ssize_t n;
   while ((n = read(fd, sigs, sizeof(sigs))) > 0) {
     for (ssize_t i = 0; i < n; ++i) {
-      if (sigs[i] != SIGCHLD && interrupted_by_ == 0) interrupted_by_ = sigs[i];
+      if (sigs[i] == SIGCHLD) continue;
+      if (interrupted_by_ == 0) {
+        interrupted_by_ = sigs[i];
+      } else if (terminating_) {
+        // Asked twice (a second Ctrl-C): do not wait out the SIGTERM period.
+        kill_at_ = Clock::now();
+      }
     }
   }
 }
@@ -478,8 +484,7 @@ void Supervisor::Loop() {
       TerminateAll();
     }
     if (terminating_ && !sigkill_sent_ && AnyRunning() && now >= *kill_at_) {
-      Say(absl::StrCat(RunningRanks(), " ignored SIGTERM for ",
-                       Seconds(options_.kill_wait_s), "; sending SIGKILL"));
+      Say(absl::StrCat(RunningRanks(), " still running after SIGTERM; sending SIGKILL"));
       for (const Child& c : children_) {
         if (c.running && killpg(c.pid, SIGKILL) != 0) kill(c.pid, SIGKILL);
       }
