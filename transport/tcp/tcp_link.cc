@@ -119,7 +119,7 @@ void TcpLink::Fail(const absl::Status& status) {
 
 void TcpLink::UpdateInterest(Conn& c) {
   if (failed_ || !c.fd.valid()) return;
-  uint32_t want = (c.rx == RxState::kParked ? 0u : uint32_t{EPOLLIN}) |
+  uint32_t want = (c.rx == RxState::kParked || c.eof ? 0u : uint32_t{EPOLLIN}) |
                   (c.queue.empty() ? 0u : uint32_t{EPOLLOUT});
   if (want == c.interest) return;
   absl::Status st = loop_->Modify(c.fd.get(), want);

@@ -104,6 +104,10 @@ class TcpLink final : public Link {
     uint64_t payload_done = 0;
     std::string abort_reason;
     bool resume_pending = false;  // parked, and its receive has been posted
+    // The peer closed this connection at a frame boundary.  Not an error by
+    // itself: its other connections may still hold frames (a peer that
+    // finished sends everything, then closes all K connections at once).
+    bool eof = false;
     uint64_t bytes_received = 0;
   };
 

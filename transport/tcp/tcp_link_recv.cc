@@ -143,6 +143,13 @@ bool TcpLink::ReadSome(Conn& c) {
       }
     }
     if (n == 0) {
+      if (c.rx == RxState::kHeader && c.hdr_have == 0) {
+        c.eof = true;
+        UpdateInterest(c);
+        for (const Conn& other : conns_) {
+          if (!other.eof) return true;
+        }
+      }
       Fail(ClosedByPeer());
       return false;
     }
