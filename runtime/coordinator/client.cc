@@ -22,39 +22,38 @@ absl::Status ExplainReadError(const absl::Status& st, const HostPort& coord,
   std::string where = absl::StrCat("coordinator at ", coord.ToString());
   switch (st.code()) {
     case absl::StatusCode::kUnavailable:
-      return absl::UnavailableError(absl::StrCat(
-          where, " closed the connection while we waited for ", waiting_for,
-          " (", st.message(), ")"));
+      return absl::UnavailableError(
+          absl::StrCat(where, " closed the connection while we waited for ",
+                       waiting_for, " (", st.message(), ")"));
     case absl::StatusCode::kDeadlineExceeded:
-      return absl::DeadlineExceededError(absl::StrCat(
-          "timed out waiting for ", waiting_for, " from ", where));
+      return absl::DeadlineExceededError(
+          absl::StrCat("timed out waiting for ", waiting_for, " from ", where));
     case absl::StatusCode::kInvalidArgument:
       // Our own decoder's verdict on the coordinator's bytes: not a caller
       // error, so it must not surface as InvalidArgument.
-      return absl::DataLossError(absl::StrCat(
-          "malformed message from ", where, " (is it a Meridian coordinator "
-          "of a compatible version?): ", st.message()));
+      return absl::DataLossError(absl::StrCat("malformed message from ", where,
+                                              " (is it a Meridian coordinator "
+                                              "of a compatible version?): ",
+                                              st.message()));
     default:
-      return absl::Status(st.code(),
-                          absl::StrCat(where, ": ", st.message()));
+      return absl::Status(st.code(), absl::StrCat(where, ": ", st.message()));
   }
 }
 
 absl::Status ExplainWriteError(const absl::Status& st, const HostPort& coord) {
   if (absl::IsUnavailable(st)) {
-    return absl::UnavailableError(absl::StrCat(
-        "coordinator at ", coord.ToString(), " closed the connection (",
-        st.message(), ")"));
+    return absl::UnavailableError(
+        absl::StrCat("coordinator at ", coord.ToString(),
+                     " closed the connection (", st.message(), ")"));
   }
-  return absl::Status(st.code(), absl::StrCat("sending to coordinator at ",
-                                              coord.ToString(), ": ",
-                                              st.message()));
+  return absl::Status(
+      st.code(), absl::StrCat("sending to coordinator at ", coord.ToString(),
+                              ": ", st.message()));
 }
 
 absl::Status Refusal(const ErrorMsg& err, const HostPort& coord) {
-  absl::StatusCode code = err.code == absl::StatusCode::kOk
-                              ? absl::StatusCode::kUnknown
-                              : err.code;
+  absl::StatusCode code =
+      err.code == absl::StatusCode::kOk ? absl::StatusCode::kUnknown : err.code;
   return absl::Status(code, absl::StrCat("coordinator at ", coord.ToString(),
                                          " refused: ", err.message));
 }
@@ -97,10 +96,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
   absl::StatusOr<transport::Fd> fd =
       transport::Connect(coordinator, deadline, /*retry_refused=*/true);
   if (!fd.ok()) {
-    return absl::Status(fd.status().code(),
-                        absl::StrCat("cannot reach the coordinator at ",
-                                     coordinator.ToString(), ": ",
-                                     fd.status().message()));
+    return absl::Status(
+        fd.status().code(),
+        absl::StrCat("cannot reach the coordinator at ", coordinator.ToString(),
+                     ": ", fd.status().message()));
   }
   int one = 1;
   setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -120,14 +119,14 @@ absl::StatusOr<Roster> CoordinatorClient::Join(int world_size,
         "world size ", world_size, " is outside [1, ", kMaxWorldSize, "]"));
   }
   if (requested_rank < -1 || requested_rank >= world_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "rank ", requested_rank, " is outside [0, ", world_size,
-        ") (or -1 to let the coordinator choose)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("rank ", requested_rank, " is outside [0, ", world_size,
+                     ") (or -1 to let the coordinator choose)"));
   }
   if (data_address.host.size() > kMaxHostLength) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "data address host is ", data_address.host.size(),
-        " bytes long; at most ", kMaxHostLength, " are allowed"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("data address host is ", data_address.host.size(),
+                     " bytes long; at most ", kMaxHostLength, " are allowed"));
   }
   if (joined_) {
     return absl::FailedPreconditionError(

@@ -23,9 +23,9 @@ namespace meridian::coordinator {
 class Server;
 
 struct Roster {
-  uint64_t group_id = 0;   // random, chosen by the coordinator per group
-  uint64_t epoch = 0;      // 1 for the first formation
-  int rank = -1;           // this peer's rank
+  uint64_t group_id = 0;  // random, chosen by the coordinator per group
+  uint64_t epoch = 0;     // 1 for the first formation
+  int rank = -1;          // this peer's rank
   int world_size = 0;
   std::vector<transport::HostPort> peers;  // data-plane address of each rank
 };
@@ -38,7 +38,7 @@ class Coordinator {
   // message names it).
   static absl::StatusOr<std::unique_ptr<Coordinator>> Start(
       const std::string& listen_address);
-  ~Coordinator();  // stops the thread, closes every socket
+  ~Coordinator();               // stops the thread, closes every socket
   std::string address() const;  // bound "HOST:PORT" with the real port
 
  private:

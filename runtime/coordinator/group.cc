@@ -16,8 +16,9 @@ Group::Group() {
 
 absl::Status Group::Admit(PeerId id, const JoinMsg& join) {
   if (join.world_size < 1 || join.world_size > kMaxWorldSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "world size ", join.world_size, " is outside [1, ", kMaxWorldSize, "]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("world size ", join.world_size, " is outside [1, ",
+                     kMaxWorldSize, "]"));
   }
   if (join.requested_rank < -1 || join.requested_rank >= join.world_size) {
     return absl::InvalidArgumentError(
@@ -92,8 +93,8 @@ std::optional<std::vector<std::pair<PeerId, Roster>>> Group::TryForm() {
     r.peers = addresses;
     out.emplace_back(peers_[i].id, std::move(r));
   }
-  MDN_LOG(Info) << "group " << absl::StrCat(absl::Hex(group_id_)) << " formed with "
-                << world_size_ << " peers, epoch " << epoch_;
+  MDN_LOG(Info) << "group " << absl::StrCat(absl::Hex(group_id_))
+                << " formed with " << world_size_ << " peers, epoch " << epoch_;
   return out;
 }
 
@@ -103,8 +104,9 @@ void Group::Remove(PeerId id) {
   if (it == peers_.end()) return;
   peers_.erase(it);
   if (formed_) {
-    MDN_LOG(Info) << "member " << id << " of group " << absl::StrCat(absl::Hex(group_id_))
-                  << " left; " << peers_.size() << " remain";
+    MDN_LOG(Info) << "member " << id << " of group "
+                  << absl::StrCat(absl::Hex(group_id_)) << " left; "
+                  << peers_.size() << " remain";
   } else {
     MDN_LOG(Info) << "joiner " << id << " left before the group formed";
   }

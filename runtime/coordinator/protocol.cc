@@ -82,8 +82,8 @@ absl::StatusOr<ControlMessage> DecodeRoster(ByteReader& r) {
   // Each entry is at least 6 bytes; checking first keeps a forged world
   // size from reserving memory the payload cannot fill.
   if (r.remaining() < static_cast<size_t>(ro.world_size) * 6) {
-    return Malformed(absl::StrCat("roster of ", ro.world_size,
-                                  " peers is truncated"));
+    return Malformed(
+        absl::StrCat("roster of ", ro.world_size, " peers is truncated"));
   }
   ro.peers.reserve(ro.world_size);
   for (int i = 0; i < ro.world_size; ++i) {
@@ -118,11 +118,16 @@ MsgType TypeOf(const ControlMessage& msg) {
 
 const char* MsgTypeName(MsgType type) {
   switch (type) {
-    case MsgType::kHello: return "HELLO";
-    case MsgType::kWelcome: return "WELCOME";
-    case MsgType::kJoin: return "JOIN";
-    case MsgType::kRoster: return "ROSTER";
-    case MsgType::kError: return "ERROR";
+    case MsgType::kHello:
+      return "HELLO";
+    case MsgType::kWelcome:
+      return "WELCOME";
+    case MsgType::kJoin:
+      return "JOIN";
+    case MsgType::kRoster:
+      return "ROSTER";
+    case MsgType::kError:
+      return "ERROR";
   }
   return "?";
 }
@@ -158,19 +163,28 @@ absl::StatusOr<ControlMessage> DecodePayload(const uint8_t* data, size_t len) {
   MDN_ASSIGN_OR_RETURN(uint8_t type, r.U8());
   absl::StatusOr<ControlMessage> msg;
   switch (static_cast<MsgType>(type)) {
-    case MsgType::kHello: msg = DecodeHello(r); break;
-    case MsgType::kWelcome: msg = DecodeWelcome(r); break;
-    case MsgType::kJoin: msg = DecodeJoin(r); break;
-    case MsgType::kRoster: msg = DecodeRoster(r); break;
-    case MsgType::kError: msg = DecodeError(r); break;
+    case MsgType::kHello:
+      msg = DecodeHello(r);
+      break;
+    case MsgType::kWelcome:
+      msg = DecodeWelcome(r);
+      break;
+    case MsgType::kJoin:
+      msg = DecodeJoin(r);
+      break;
+    case MsgType::kRoster:
+      msg = DecodeRoster(r);
+      break;
+    case MsgType::kError:
+      msg = DecodeError(r);
+      break;
     default:
       return Malformed(absl::StrCat("unknown message type ", type));
   }
   if (!msg.ok()) return msg.status();
   if (r.remaining() != 0) {
-    return Malformed(absl::StrCat(
-        r.remaining(), " trailing bytes after ",
-        MsgTypeName(static_cast<MsgType>(type))));
+    return Malformed(absl::StrCat(r.remaining(), " trailing bytes after ",
+                                  MsgTypeName(static_cast<MsgType>(type))));
   }
   return msg;
 }
@@ -196,12 +210,14 @@ absl::StatusOr<ControlMessage> ReadMessage(int fd,
                                            const transport::FrameLimits& limits,
                                            transport::Deadline deadline) {
   uint8_t header[kFrameHeaderSize];
-  MDN_RETURN_IF_ERROR(transport::ReadFull(fd, header, sizeof(header), deadline));
-  MDN_ASSIGN_OR_RETURN(FrameHeader h, transport::DecodeFrameHeader(header, limits));
+  MDN_RETURN_IF_ERROR(
+      transport::ReadFull(fd, header, sizeof(header), deadline));
+  MDN_ASSIGN_OR_RETURN(FrameHeader h,
+                       transport::DecodeFrameHeader(header, limits));
   if (h.type != FrameType::kControl) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "malformed frame: type ", static_cast<int>(h.type),
-        " where a control frame was expected"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed frame: type ", static_cast<int>(h.type),
+                     " where a control frame was expected"));
   }
   std::vector<uint8_t> payload(h.length);
   MDN_RETURN_IF_ERROR(
@@ -224,9 +240,9 @@ absl::StatusOr<std::optional<ControlMessage>> FrameAssembler::Next() {
     MDN_ASSIGN_OR_RETURN(FrameHeader h,
                          transport::DecodeFrameHeader(buf_.data(), limits_));
     if (h.type != FrameType::kControl) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "malformed frame: type ", static_cast<int>(h.type),
-          " on a coordinator connection"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("malformed frame: type ", static_cast<int>(h.type),
+                       " on a coordinator connection"));
     }
     payload_length_ = h.length;
   }

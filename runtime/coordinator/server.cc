@@ -18,7 +18,8 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 
-MDN_PARAM(CoordinatorHandshakeTimeoutMs, "COORDINATOR_HANDSHAKE_TIMEOUT_MS", 10000)
+MDN_PARAM(CoordinatorHandshakeTimeoutMs, "COORDINATOR_HANDSHAKE_TIMEOUT_MS",
+          10000)
 MDN_PARAM(CoordinatorMaxPending, "COORDINATOR_MAX_PENDING", 1024)
 
 namespace meridian::coordinator {
@@ -115,7 +116,8 @@ void Server::Run() {
     ids.clear();
     pfds.push_back({wake_.get(), POLLIN, 0});
     bool accepting = Clock::now() >= accept_paused_until_;
-    pfds.push_back({listen_.get(), static_cast<short>(accepting ? POLLIN : 0), 0});
+    pfds.push_back(
+        {listen_.get(), static_cast<short>(accepting ? POLLIN : 0), 0});
     for (const auto& [id, c] : conns_) {
       short events = POLLIN;
       if (!c->out.empty()) events |= POLLOUT;
@@ -172,8 +174,8 @@ int Server::PendingCount() const {
 
 void Server::AcceptAll() {
   while (true) {
-    int fd = accept4(listen_.get(), nullptr, nullptr,
-                     SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int fd =
+        accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -187,9 +189,10 @@ void Server::AcceptAll() {
     absl::StatusOr<transport::HostPort> peer = transport::PeerAddress(fd);
     if (!peer.ok()) continue;  // already reset by the peer
     if (PendingCount() >= options_.max_pending) {
-      MDN_LOG(Warn) << "coordinator has " << options_.max_pending
-                    << " connections in their handshake; closing the new one from "
-                    << peer->ToString();
+      MDN_LOG(Warn)
+          << "coordinator has " << options_.max_pending
+          << " connections in their handshake; closing the new one from "
+          << peer->ToString();
       continue;
     }
     int one = 1;
@@ -300,11 +303,11 @@ void Server::Handle(Conn& c, ControlMessage msg) {
 void Server::HandleHello(Conn& c, const HelloMsg& hello) {
   if (hello.max_version < kMinProtocolVersion ||
       hello.min_version > kProtocolVersion) {
-    Refuse(c, absl::FailedPreconditionError(absl::StrCat(
-                  "peer speaks coordinator protocol versions ",
-                  hello.min_version, "..", hello.max_version,
-                  ", this coordinator speaks ", kMinProtocolVersion, "..",
-                  kProtocolVersion)));
+    Refuse(c,
+           absl::FailedPreconditionError(absl::StrCat(
+               "peer speaks coordinator protocol versions ", hello.min_version,
+               "..", hello.max_version, ", this coordinator speaks ",
+               kMinProtocolVersion, "..", kProtocolVersion)));
     return;
   }
   c.state = Conn::State::kAwaitJoin;
@@ -329,7 +332,8 @@ void Server::HandleJoin(Conn& c, JoinMsg join) {
   c.state = Conn::State::kJoined;
   c.deadline.reset();
   // Likewise, a joiner that has gone must not be handed out as a member.
-  if (group_.size() == static_cast<size_t>(group_.world_size())) CloseDeadPeers();
+  if (group_.size() == static_cast<size_t>(group_.world_size()))
+    CloseDeadPeers();
   auto rosters = group_.TryForm();
   if (!rosters) return;
   for (auto& [id, roster] : *rosters) {
@@ -351,7 +355,8 @@ void Server::CloseDeadPeers() {
     ssize_t n = recv(c->fd.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0) {
       Close(*c, "connection closed by peer");
-    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+               errno != EINTR) {
       Close(*c, absl::StrCat("connection failed: ", strerror(errno)));
     }
   }

@@ -29,7 +29,8 @@ struct ServerOptions {
   // closed anyway.
   int linger_ms = 2000;
 
-  // MERIDIAN_COORDINATOR_HANDSHAKE_TIMEOUT_MS, MERIDIAN_COORDINATOR_MAX_PENDING.
+  // MERIDIAN_COORDINATOR_HANDSHAKE_TIMEOUT_MS,
+  // MERIDIAN_COORDINATOR_MAX_PENDING.
   static ServerOptions FromEnv();
 };
 

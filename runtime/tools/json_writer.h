@@ -23,10 +23,22 @@ class JsonWriter {
     out_ += ':';
     after_key_ = true;
   }
-  void String(const std::string& s) { Separate(); Quote(s); }
-  void Int(int64_t v) { Separate(); out_ += std::to_string(v); }
-  void Bool(bool v) { Separate(); out_ += v ? "true" : "false"; }
-  void Null() { Separate(); out_ += "null"; }
+  void String(const std::string& s) {
+    Separate();
+    Quote(s);
+  }
+  void Int(int64_t v) {
+    Separate();
+    out_ += std::to_string(v);
+  }
+  void Bool(bool v) {
+    Separate();
+    out_ += v ? "true" : "false";
+  }
+  void Null() {
+    Separate();
+    out_ += "null";
+  }
 
   const std::string& str() const { return out_; }
 
@@ -54,11 +66,21 @@ class JsonWriter {
     out_ += '"';
     for (unsigned char c : s) {
       switch (c) {
-        case '"': out_ += "\\\""; break;
-        case '\\': out_ += "\\\\"; break;
-        case '\n': out_ += "\\n"; break;
-        case '\r': out_ += "\\r"; break;
-        case '\t': out_ += "\\t"; break;
+        case '"':
+          out_ += "\\\"";
+          break;
+        case '\\':
+          out_ += "\\\\";
+          break;
+        case '\n':
+          out_ += "\\n";
+          break;
+        case '\r':
+          out_ += "\\r";
+          break;
+        case '\t':
+          out_ += "\\t";
+          break;
         default:
           if (c < 0x20) {
             char buf[8];

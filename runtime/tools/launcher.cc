@@ -66,8 +66,8 @@ std::optional<std::string> ResolveProgram(const std::string& name) {
     return std::nullopt;
   }
   const char* path = getenv("PATH");
-  for (absl::string_view dir :
-       absl::StrSplit(path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin", ':')) {
+  for (absl::string_view dir : absl::StrSplit(
+           path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin", ':')) {
     std::string candidate = absl::StrCat(dir.empty() ? "." : dir, "/", name);
     if (executable(candidate)) return candidate;
   }
@@ -158,7 +158,8 @@ Supervisor::~Supervisor() {
     if (c.err_fd >= 0) close(c.err_fd);
   }
   if (handlers_installed_) {
-    for (int sig : kForwardedSignals) sigaction(sig, &old_actions_[sig], nullptr);
+    for (int sig : kForwardedSignals)
+      sigaction(sig, &old_actions_[sig], nullptr);
     sigaction(SIGCHLD, &old_actions_[SIGCHLD], nullptr);
     sigaction(SIGPIPE, &old_actions_[SIGPIPE], nullptr);
   }
@@ -211,7 +212,8 @@ bool Supervisor::StartRank(int rank, const std::string& path) {
   // Everything the child needs is built before fork: after it, only
   // async-signal-safe calls are allowed.
   std::vector<std::string> env = base_env_;
-  env.push_back(absl::StrCat("MERIDIAN_COORDINATOR=", options_.coordinator_address));
+  env.push_back(
+      absl::StrCat("MERIDIAN_COORDINATOR=", options_.coordinator_address));
   env.push_back(absl::StrCat("MERIDIAN_WORLD_SIZE=", options_.num_ranks));
   env.push_back(absl::StrCat("MERIDIAN_RANK=", rank));
   env.push_back(absl::StrCat("MERIDIAN_LOCAL_RANK=", rank));
@@ -230,7 +232,8 @@ bool Supervisor::StartRank(int rank, const std::string& path) {
     // If the launcher is killed outright, its ranks must not run on.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGPIPE}) signal(sig, SIG_DFL);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGPIPE})
+      signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -251,7 +254,8 @@ bool Supervisor::StartRank(int rank, const std::string& path) {
     close(out[0]);
     close(err[0]);
     close(exec_report[0]);
-    Say(absl::StrCat("cannot start rank ", rank, ": fork: ", strerror(saved_errno)));
+    Say(absl::StrCat("cannot start rank ", rank,
+                     ": fork: ", strerror(saved_errno)));
     start_failure_ = 1;
     return false;
   }
@@ -318,8 +322,9 @@ int Supervisor::PollTimeoutMs() const {
   }
   consider(drain_until_);
   if (!next) return -1;
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                *next - Clock::now()).count();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*next -
+                                                                  Clock::now())
+                .count();
   return static_cast<int>(std::clamp<int64_t>(ms + 1, 0, 60000));
 }
 
@@ -373,15 +378,16 @@ void Supervisor::OnExit(Child& c, int wait_status) {
   bool failed = !(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0);
   if (!failed) return;
   if (c.stopped_by_us) {
-    if (!start_failure_) Say(DescribeExit(c.rank, wait_status) + " (stopped by meridian-run)");
+    if (!start_failure_)
+      Say(DescribeExit(c.rank, wait_status) + " (stopped by meridian-run)");
     return;
   }
   Say(DescribeExit(c.rank, wait_status));
   if (first_failure_) return;
   first_failure_ = ShellStatus(wait_status);
   if (!terminating_ && AnyRunning()) {
-    Say(absl::StrCat("waiting up to ", Seconds(options_.grace_s),
-                     " for ", RunningRanks(), " to finish"));
+    Say(absl::StrCat("waiting up to ", Seconds(options_.grace_s), " for ",
+                     RunningRanks(), " to finish"));
     grace_until_ = After(options_.grace_s);
   }
 }
@@ -461,7 +467,8 @@ void Supervisor::Loop() {
     if (rc > 0) {
       if (pfds[0].revents != 0) ReadSignals(signal_pipe_[0]);
       for (size_t i = 1; i < pfds.size(); ++i) {
-        if (pfds[i].revents != 0) ReadOutput(*sources[i].first, *sources[i].second);
+        if (pfds[i].revents != 0)
+          ReadOutput(*sources[i].first, *sources[i].second);
       }
     }
     Reap();
@@ -484,7 +491,8 @@ void Supervisor::Loop() {
       TerminateAll();
     }
     if (terminating_ && !sigkill_sent_ && AnyRunning() && now >= *kill_at_) {
-      Say(absl::StrCat(RunningRanks(), " still running after SIGTERM; sending SIGKILL"));
+      Say(absl::StrCat(RunningRanks(),
+                       " still running after SIGTERM; sending SIGKILL"));
       for (const Child& c : children_) {
         if (c.running && killpg(c.pid, SIGKILL) != 0) kill(c.pid, SIGKILL);
       }
@@ -508,7 +516,8 @@ int Supervisor::ExitStatus() const {
 int Supervisor::Run() {
   std::optional<std::string> path = ResolveProgram(options_.argv[0]);
   if (!path) {
-    Say(absl::StrCat(options_.argv[0], ": command not found or not executable"));
+    Say(absl::StrCat(options_.argv[0],
+                     ": command not found or not executable"));
     return 127;
   }
   if (!Setup()) return 1;

@@ -21,7 +21,8 @@ const char kUsage[] =
     "  -h, --help          this text\n"
     "\n"
     "Environment: MERIDIAN_LOG_LEVEL=info shows joins and group formation;\n"
-    "MERIDIAN_COORDINATOR_HANDSHAKE_TIMEOUT_MS, MERIDIAN_COORDINATOR_MAX_PENDING.\n";
+    "MERIDIAN_COORDINATOR_HANDSHAKE_TIMEOUT_MS, "
+    "MERIDIAN_COORDINATOR_MAX_PENDING.\n";
 
 int UsageError(const std::string& msg) {
   std::fprintf(stderr, "meridian-coordinator: %s\n%s", msg.c_str(), kUsage);
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
 
   int sig = 0;
   sigwait(&stop, &sig);
-  std::fprintf(stderr, "meridian-coordinator: %s, shutting down\n", strsignal(sig));
+  std::fprintf(stderr, "meridian-coordinator: %s, shutting down\n",
+               strsignal(sig));
   coordinator->reset();
   return 0;
 }

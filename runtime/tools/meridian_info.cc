@@ -69,7 +69,8 @@ const IoDevice* DeviceNamed(const Topology& t, const std::string& name) {
 std::string LocalityText(const IoDevice& d) {
   std::vector<std::string> parts;
   if (!d.pci.empty()) parts.push_back("PCI " + d.pci);
-  if (!d.locality.numa_nodes.empty()) parts.push_back("NUMA " + d.locality.numa_nodes);
+  if (!d.locality.numa_nodes.empty())
+    parts.push_back("NUMA " + d.locality.numa_nodes);
   if (!d.locality.pus.empty()) parts.push_back("PUs " + d.locality.pus);
   return absl::StrJoin(parts, ", ");
 }
@@ -103,8 +104,8 @@ void PrintText(const Topology& t, const std::vector<NetInterface>& ifs) {
   }
   if (t.probed) {
     std::printf("\nTopology (%s)\n", t.source.c_str());
-    std::printf("  NUMA nodes %d, packages %d, cores %d, PUs %d\n", t.numa_nodes,
-                t.packages, t.cores, t.pus);
+    std::printf("  NUMA nodes %d, packages %d, cores %d, PUs %d\n",
+                t.numa_nodes, t.packages, t.cores, t.pus);
     for (const NumaNode& n : t.numa) {
       std::printf("  NUMA node %-4u PUs %s, %s\n", n.index, n.pus.c_str(),
                   Bytes(n.memory_bytes).c_str());
@@ -116,7 +117,8 @@ void PrintText(const Topology& t, const std::vector<NetInterface>& ifs) {
   for (const NetInterface& n : ifs) {
     std::string flags = n.up ? "up" : "down";
     if (n.loopback) flags += ", loopback";
-    std::string addrs = n.addresses.empty() ? "-" : absl::StrJoin(n.addresses, " ");
+    std::string addrs =
+        n.addresses.empty() ? "-" : absl::StrJoin(n.addresses, " ");
     const IoDevice* d = DeviceNamed(t, n.name);
     std::printf("  %-14s %-14s %s%s%s\n", n.name.c_str(), flags.c_str(),
                 addrs.c_str(), d != nullptr ? "; " : "",
@@ -130,22 +132,29 @@ void WriteLocality(JsonWriter& w, const IoDevice* d) {
   w.Key("pci");
   d != nullptr && !d->pci.empty() ? w.String(d->pci) : w.Null();
   w.Key("numa_nodes");
-  d != nullptr && !d->locality.numa_nodes.empty() ? w.String(d->locality.numa_nodes)
-                                                  : w.Null();
+  d != nullptr && !d->locality.numa_nodes.empty()
+      ? w.String(d->locality.numa_nodes)
+      : w.Null();
   w.Key("pus");
-  d != nullptr && !d->locality.pus.empty() ? w.String(d->locality.pus) : w.Null();
+  d != nullptr && !d->locality.pus.empty() ? w.String(d->locality.pus)
+                                           : w.Null();
 }
 
 void PrintJson(const Topology& t, const std::vector<NetInterface>& ifs) {
   JsonWriter w;
   w.BeginObject();
-  w.Key("version"); w.String(VersionText());
-  w.Key("version_code"); w.Int(MDN_VERSION_CODE);
+  w.Key("version");
+  w.String(VersionText());
+  w.Key("version_code");
+  w.Int(MDN_VERSION_CODE);
   w.Key("build");
   w.BeginObject();
-  w.Key("type"); w.String(MERIDIAN_INFO_BUILD_TYPE);
-  w.Key("compiler"); w.String(MERIDIAN_INFO_COMPILER);
-  w.Key("cuda"); w.Bool(MERIDIAN_INFO_CUDA);
+  w.Key("type");
+  w.String(MERIDIAN_INFO_BUILD_TYPE);
+  w.Key("compiler");
+  w.String(MERIDIAN_INFO_COMPILER);
+  w.Key("cuda");
+  w.Bool(MERIDIAN_INFO_CUDA);
   w.Key("sanitizers");
   w.BeginArray();
   for (absl::string_view s :
@@ -163,20 +172,29 @@ void PrintJson(const Topology& t, const std::vector<NetInterface>& ifs) {
   w.EndObject();
   w.Key("topology");
   w.BeginObject();
-  w.Key("available"); w.Bool(t.probed);
+  w.Key("available");
+  w.Bool(t.probed);
   if (t.probed) {
-    w.Key("source"); w.String(t.source);
-    w.Key("numa_nodes"); w.Int(t.numa_nodes);
-    w.Key("packages"); w.Int(t.packages);
-    w.Key("cores"); w.Int(t.cores);
-    w.Key("pus"); w.Int(t.pus);
+    w.Key("source");
+    w.String(t.source);
+    w.Key("numa_nodes");
+    w.Int(t.numa_nodes);
+    w.Key("packages");
+    w.Int(t.packages);
+    w.Key("cores");
+    w.Int(t.cores);
+    w.Key("pus");
+    w.Int(t.pus);
     w.Key("numa");
     w.BeginArray();
     for (const NumaNode& n : t.numa) {
       w.BeginObject();
-      w.Key("index"); w.Int(n.index);
-      w.Key("pus"); w.String(n.pus);
-      w.Key("memory_bytes"); w.Int(static_cast<int64_t>(n.memory_bytes));
+      w.Key("index");
+      w.Int(n.index);
+      w.Key("pus");
+      w.String(n.pus);
+      w.Key("memory_bytes");
+      w.Int(static_cast<int64_t>(n.memory_bytes));
       w.EndObject();
     }
     w.EndArray();
@@ -184,24 +202,31 @@ void PrintJson(const Topology& t, const std::vector<NetInterface>& ifs) {
     w.BeginArray();
     for (const IoDevice& d : t.devices) {
       w.BeginObject();
-      w.Key("name"); w.String(d.name);
-      w.Key("kind"); w.String(d.kind);
-      w.Key("model"); w.String(d.model);
+      w.Key("name");
+      w.String(d.name);
+      w.Key("kind");
+      w.String(d.kind);
+      w.Key("model");
+      w.String(d.model);
       WriteLocality(w, &d);
       w.EndObject();
     }
     w.EndArray();
   } else {
-    w.Key("problem"); w.String(t.problem);
+    w.Key("problem");
+    w.String(t.problem);
   }
   w.EndObject();
   w.Key("interfaces");
   w.BeginArray();
   for (const NetInterface& n : ifs) {
     w.BeginObject();
-    w.Key("name"); w.String(n.name);
-    w.Key("up"); w.Bool(n.up);
-    w.Key("loopback"); w.Bool(n.loopback);
+    w.Key("name");
+    w.String(n.name);
+    w.Key("up");
+    w.Bool(n.up);
+    w.Key("loopback");
+    w.Bool(n.loopback);
     w.Key("addresses");
     w.BeginArray();
     for (const std::string& a : n.addresses) w.String(a);
@@ -234,8 +259,8 @@ int main(int argc, char** argv) {
       std::fputs(meridian::tools::kUsage, stdout);
       return 0;
     } else {
-      std::fprintf(stderr, "meridian-info: unknown argument '%s'\n%s", arg.c_str(),
-                   meridian::tools::kUsage);
+      std::fprintf(stderr, "meridian-info: unknown argument '%s'\n%s",
+                   arg.c_str(), meridian::tools::kUsage);
       return 2;
     }
   }

@@ -16,7 +16,8 @@ namespace {
 constexpr int kMaxRanks = 1024;
 
 const char kUsage[] =
-    "usage: meridian-run -n N [--timeout S] [--grace S] [--] PROGRAM [ARGS...]\n"
+    "usage: meridian-run -n N [--timeout S] [--grace S] [--] PROGRAM "
+    "[ARGS...]\n"
     "\n"
     "Starts N ranks of PROGRAM on this machine.  Each rank gets\n"
     "MERIDIAN_COORDINATOR (an in-process coordinator on 127.0.0.1),\n"
@@ -32,7 +33,8 @@ const char kUsage[] =
     "                 before killing them (default 10)\n"
     "  -h, --help     this text\n"
     "\n"
-    "Exit status: 0 when every rank exits 0; otherwise the status of the first\n"
+    "Exit status: 0 when every rank exits 0; otherwise the status of the "
+    "first\n"
     "rank that failed (128+N for signal N), 124 on timeout, 127 when PROGRAM\n"
     "cannot be run, 2 for usage errors.\n";
 
@@ -87,8 +89,8 @@ int main(int argc, char** argv) {
     }
     if (TakeValue(argc, argv, i, "-n", &value) ||
         TakeValue(argc, argv, i, "--np", &value)) {
-      if (!absl::SimpleAtoi(value, &options.num_ranks) || options.num_ranks < 1 ||
-          options.num_ranks > kMaxRanks) {
+      if (!absl::SimpleAtoi(value, &options.num_ranks) ||
+          options.num_ranks < 1 || options.num_ranks > kMaxRanks) {
         return UsageError("-n needs a number of ranks in 1.." +
                           std::to_string(kMaxRanks) + ", got '" + value + "'");
       }
@@ -96,12 +98,14 @@ int main(int argc, char** argv) {
     } else if (TakeValue(argc, argv, i, "--timeout", &value)) {
       double s = 0;
       if (!absl::SimpleAtod(value, &s) || !(s > 0)) {
-        return UsageError("--timeout needs a positive number of seconds, got '" +
-                          value + "'");
+        return UsageError(
+            "--timeout needs a positive number of seconds, got '" + value +
+            "'");
       }
       options.timeout_s = s;
     } else if (TakeValue(argc, argv, i, "--grace", &value)) {
-      if (!absl::SimpleAtod(value, &options.grace_s) || !(options.grace_s >= 0)) {
+      if (!absl::SimpleAtod(value, &options.grace_s) ||
+          !(options.grace_s >= 0)) {
         return UsageError("--grace needs a number of seconds >= 0, got '" +
                           value + "'");
       }

@@ -31,11 +31,16 @@ std::string ListText(hwloc_const_bitmap_t set) {
 
 const char* KindOf(hwloc_obj_osdev_type_t type) {
   switch (type) {
-    case HWLOC_OBJ_OSDEV_NETWORK: return "network";
-    case HWLOC_OBJ_OSDEV_OPENFABRICS: return "openfabrics";
-    case HWLOC_OBJ_OSDEV_GPU: return "gpu";
-    case HWLOC_OBJ_OSDEV_COPROC: return "coprocessor";
-    default: return nullptr;  // block and DMA devices do not matter here
+    case HWLOC_OBJ_OSDEV_NETWORK:
+      return "network";
+    case HWLOC_OBJ_OSDEV_OPENFABRICS:
+      return "openfabrics";
+    case HWLOC_OBJ_OSDEV_GPU:
+      return "gpu";
+    case HWLOC_OBJ_OSDEV_COPROC:
+      return "coprocessor";
+    default:
+      return nullptr;  // block and DMA devices do not matter here
   }
 }
 
@@ -43,7 +48,8 @@ int Count(hwloc_topology_t topo, hwloc_obj_type_t type) {
   return std::max(0, hwloc_get_nbobjs_by_type(topo, type));
 }
 
-IoDevice DescribeOsDevice(hwloc_topology_t topo, hwloc_obj_t obj, const char* kind) {
+IoDevice DescribeOsDevice(hwloc_topology_t topo, hwloc_obj_t obj,
+                          const char* kind) {
   IoDevice d;
   d.name = obj->name != nullptr ? obj->name : "";
   d.kind = kind;
@@ -99,7 +105,8 @@ Topology ProbeTopology() {
     NumaNode n;
     n.index = node->os_index;
     n.pus = ListText(node->cpuset);
-    n.memory_bytes = node->attr != nullptr ? node->attr->numanode.local_memory : 0;
+    n.memory_bytes =
+        node->attr != nullptr ? node->attr->numanode.local_memory : 0;
     t.numa.push_back(n);
   }
   for (hwloc_obj_t obj = hwloc_get_next_osdev(topo, nullptr); obj != nullptr;

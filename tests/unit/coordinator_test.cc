@@ -26,7 +26,9 @@ using transport::HostPort;
 
 constexpr int kDeadlineMs = 5000;
 
-HostPort Addr(const std::string& text) { return *transport::ParseHostPort(text); }
+HostPort Addr(const std::string& text) {
+  return *transport::ParseHostPort(text);
+}
 
 std::unique_ptr<Coordinator> StartCoordinator() {
   auto c = Coordinator::Start("127.0.0.1:0");
@@ -52,7 +54,8 @@ struct Joined {
 Joined ConnectAndJoin(const std::string& coord, int world, int rank,
                       HostPort data, int deadline_ms = kDeadlineMs) {
   Joined j;
-  auto client = CoordinatorClient::Connect(Addr(coord), DeadlineAfterMs(deadline_ms));
+  auto client =
+      CoordinatorClient::Connect(Addr(coord), DeadlineAfterMs(deadline_ms));
   if (!client.ok()) {
     j.roster = client.status();
     return j;
@@ -115,14 +118,16 @@ Joined JoinRetryingWhileFormed(const std::string& coord, int world, int rank,
 }
 
 transport::Fd RawConnect(const std::string& coord) {
-  auto fd = transport::Connect(Addr(coord), DeadlineAfterMs(kDeadlineMs), false);
+  auto fd =
+      transport::Connect(Addr(coord), DeadlineAfterMs(kDeadlineMs), false);
   EXPECT_TRUE(fd.ok()) << fd.status();
   return *std::move(fd);
 }
 
 void SendBytes(int fd, const std::vector<uint8_t>& bytes) {
   ASSERT_TRUE(transport::WriteFull(fd, bytes.data(), bytes.size(),
-                                   DeadlineAfterMs(kDeadlineMs)).ok());
+                                   DeadlineAfterMs(kDeadlineMs))
+                  .ok());
 }
 
 // True when the other side closes the connection within timeout_ms;
@@ -153,8 +158,7 @@ TEST(CoordinatorProtocol, RoundTripsEveryMessage) {
   Roster roster{0x1234, 1, 2, 3, {DataAddr(0), DataAddr(1), {"::1", 7}}};
   std::vector<ControlMessage> msgs = {
       HelloMsg{1, 3}, WelcomeMsg{2}, JoinMsg{4, -1, DataAddr(5)},
-      RosterMsg{roster},
-      ErrorMsg{absl::StatusCode::kFailedPrecondition, "no"}};
+      RosterMsg{roster}, ErrorMsg{absl::StatusCode::kFailedPrecondition, "no"}};
   for (const ControlMessage& m : msgs) {
     std::vector<uint8_t> frame = EncodeFrame(m);
     FrameAssembler asm_(kPeerToCoordinatorLimits);
@@ -176,7 +180,8 @@ TEST(CoordinatorProtocol, RoundTripsEveryMessage) {
 TEST(CoordinatorProtocol, RejectsMalformedPayloads) {
   std::vector<uint8_t> join = EncodePayload(JoinMsg{2, 0, DataAddr(0)});
   for (size_t len = 0; len < join.size(); ++len) {
-    EXPECT_FALSE(DecodePayload(join.data(), len).ok()) << "truncated at " << len;
+    EXPECT_FALSE(DecodePayload(join.data(), len).ok())
+        << "truncated at " << len;
   }
   join.push_back(0);
   EXPECT_FALSE(DecodePayload(join.data(), join.size()).ok()) << "trailing byte";
@@ -185,7 +190,10 @@ TEST(CoordinatorProtocol, RejectsMalformedPayloads) {
   // A roster that claims many peers but carries none must not allocate them.
   transport::ByteWriter w;
   w.U8(uint8_t(MsgType::kRoster));
-  w.U64(1); w.U64(1); w.I32(0); w.I32(kMaxWorldSize);
+  w.U64(1);
+  w.U64(1);
+  w.I32(0);
+  w.I32(kMaxWorldSize);
   EXPECT_FALSE(DecodePayload(w.data().data(), w.data().size()).ok());
   uint8_t bad_hello[] = {uint8_t(MsgType::kHello), 3, 0, 1, 0};  // 3..1
   EXPECT_FALSE(DecodePayload(bad_hello, sizeof(bad_hello)).ok());
@@ -199,7 +207,8 @@ TEST(Coordinator, PeersGetConsistentRosters) {
     // Each peer's own entry is the data address it advertised.
     bool found = false;
     for (int i = 0; i < 4; ++i) {
-      found |= j.roster->peers[j.roster->rank].ToString() == DataAddr(i).ToString();
+      found |=
+          j.roster->peers[j.roster->rank].ToString() == DataAddr(i).ToString();
     }
     EXPECT_TRUE(found);
     EXPECT_EQ(j.client->local_host(), "127.0.0.1");
@@ -295,8 +304,9 @@ TEST(Coordinator, RefusesJoinerWhileGroupIsFormed) {
   Joined late = ConnectAndJoin(coord->address(), 2, -1, DataAddr(9));
   ASSERT_FALSE(late.roster.ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(late.roster.status()));
-  EXPECT_NE(late.roster.status().message().find("group already formed with 2 peers"),
-            std::string::npos)
+  EXPECT_NE(
+      late.roster.status().message().find("group already formed with 2 peers"),
+      std::string::npos)
       << late.roster.status();
 }
 
@@ -359,10 +369,12 @@ TEST(Coordinator, ReportsBadAddresses) {
   EXPECT_NE(second.status().message().find(first->address()), std::string::npos)
       << second.status();
   EXPECT_TRUE(absl::IsInvalidArgument(Coordinator::Start("no-port").status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(Coordinator::Start("127.0.0.1:70000").status()));
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(Coordinator::Start("127.0.0.1:70000").status()));
   auto unresolvable = CoordinatorClient::Connect(
       HostPort{"no-such-host.invalid", 1}, DeadlineAfterMs(kDeadlineMs));
-  EXPECT_TRUE(absl::IsInvalidArgument(unresolvable.status())) << unresolvable.status();
+  EXPECT_TRUE(absl::IsInvalidArgument(unresolvable.status()))
+      << unresolvable.status();
 }
 
 TEST(Coordinator, ClientValidatesArguments) {
@@ -371,12 +383,16 @@ TEST(Coordinator, ClientValidatesArguments) {
                                            DeadlineAfterMs(kDeadlineMs));
   ASSERT_TRUE(client.ok());
   auto deadline = DeadlineAfterMs(kDeadlineMs);
-  EXPECT_TRUE(absl::IsInvalidArgument((*client)->Join(0, -1, DataAddr(0), deadline).status()));
-  EXPECT_TRUE(absl::IsInvalidArgument((*client)->Join(2, 2, DataAddr(0), deadline).status()));
-  EXPECT_TRUE(absl::IsInvalidArgument((*client)->Join(2, -2, DataAddr(0), deadline).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      (*client)->Join(0, -1, DataAddr(0), deadline).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      (*client)->Join(2, 2, DataAddr(0), deadline).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      (*client)->Join(2, -2, DataAddr(0), deadline).status()));
   // Argument errors do not spend the connection.
   EXPECT_TRUE((*client)->Join(1, 0, DataAddr(0), deadline).ok());
-  EXPECT_TRUE(absl::IsFailedPrecondition((*client)->Join(1, 0, DataAddr(0), deadline).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      (*client)->Join(1, 0, DataAddr(0), deadline).status()));
 }
 
 TEST(Coordinator, JoinFailsUnavailableWhenCoordinatorGoesAway) {
@@ -398,7 +414,8 @@ TEST(Coordinator, DropsMalformedConnectionsAndKeepsServing) {
   const std::string addr = coord->address();
   {  // 48 bytes of garbage: bad magic.
     transport::Fd fd = RawConnect(addr);
-    SendBytes(fd.get(), std::vector<uint8_t>(transport::kFrameHeaderSize, 0xAB));
+    SendBytes(fd.get(),
+              std::vector<uint8_t>(transport::kFrameHeaderSize, 0xAB));
     EXPECT_TRUE(ClosedWithin(fd.get(), 2000));
   }
   {  // Valid header, payload of an unknown message type.
@@ -439,7 +456,8 @@ TEST(Coordinator, DropsMalformedConnectionsAndKeepsServing) {
   {  // A header that promises more payload than ever arrives, then silence
      // and close: nothing changes.
     transport::Fd fd = RawConnect(addr);
-    std::vector<uint8_t> frame = ControlFrame({uint8_t(MsgType::kHello), 1}, 40);
+    std::vector<uint8_t> frame =
+        ControlFrame({uint8_t(MsgType::kHello), 1}, 40);
     SendBytes(fd.get(), frame);
   }
   // World size 5 and rank 0 from the dropped joiner are gone.
@@ -455,7 +473,8 @@ TEST(CoordinatorServer, DropsSilentConnectionsAfterHandshakeTimeout) {
   transport::Fd fd = RawConnect((*server)->address().ToString());
   auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(ClosedWithin(fd.get(), 3000));
-  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150));
+  EXPECT_GE(std::chrono::steady_clock::now() - start,
+            std::chrono::milliseconds(150));
 }
 
 TEST(CoordinatorServer, CapsPendingConnections) {
@@ -490,7 +509,8 @@ TEST(CoordinatorTool, ServesSuccessiveRunsUntilSigterm) {
   if (pid == 0) {
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
-    execl(tool.c_str(), tool.c_str(), "--listen", "127.0.0.1:0", (char*)nullptr);
+    execl(tool.c_str(), tool.c_str(), "--listen", "127.0.0.1:0",
+          (char*)nullptr);
     _exit(127);
   }
   close(out[1]);
@@ -507,10 +527,12 @@ TEST(CoordinatorTool, ServesSuccessiveRunsUntilSigterm) {
   close(out[0]);
   const std::string prefix = "meridian-coordinator listening on ";
   ASSERT_EQ(line.rfind(prefix, 0), 0u) << line;
-  std::string addr = line.substr(prefix.size(), line.find('\n') - prefix.size());
+  std::string addr =
+      line.substr(prefix.size(), line.find('\n') - prefix.size());
   // Back to back, as successive runs would come: no pause between them.
   for (int run = 0; run < 3; ++run) {
-    ExpectConsistent(JoinAll(addr, run + 2, std::vector<int>(run + 2, -1)), run + 2);
+    ExpectConsistent(JoinAll(addr, run + 2, std::vector<int>(run + 2, -1)),
+                     run + 2);
   }
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   int status = 0;

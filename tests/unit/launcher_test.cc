@@ -67,9 +67,11 @@ Result Wait(pid_t pid, int out_fd, int err_fd, int limit_ms,
     struct pollfd p[2];
     for (int i = 0; i < 2; ++i) p[i] = {fds[i], POLLIN, 0};
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - Clock::now()).count();
+                    deadline - Clock::now())
+                    .count();
     if (left <= 0) {
-      ADD_FAILURE() << "meridian-run did not finish within " << limit_ms << " ms";
+      ADD_FAILURE() << "meridian-run did not finish within " << limit_ms
+                    << " ms";
       kill(pid, SIGKILL);
       break;
     }
@@ -91,7 +93,8 @@ Result Wait(pid_t pid, int out_fd, int err_fd, int limit_ms,
   }
   int ws = 0;
   waitpid(pid, &ws, 0);
-  r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      Clock::now() - start);
   r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
   return r;
 }
@@ -156,7 +159,8 @@ TEST_F(LauncherTest, HelpAndUsageErrors) {
   EXPECT_EQ(RunLauncher({"-n", "1", "--bogus", "/bin/true"}).status, 2);
   Result missing = RunLauncher({"-n", "2", "--", "/no/such/program"});
   EXPECT_EQ(missing.status, 127);
-  EXPECT_NE(missing.err.find("/no/such/program"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("/no/such/program"), std::string::npos)
+      << missing.err;
 }
 
 TEST_F(LauncherTest, PrefixesWholeLinesWithTheRank) {
@@ -188,7 +192,8 @@ TEST_F(LauncherTest, PrefixesWholeLinesWithTheRank) {
   std::set<std::string> err_lines;
   for (const std::string& line : Lines(r.err)) err_lines.insert(line);
   for (int rank = 0; rank < 3; ++rank) {
-    EXPECT_EQ(err_lines.count("[" + std::to_string(rank) + "] to-stderr"), 1u) << r.err;
+    EXPECT_EQ(err_lines.count("[" + std::to_string(rank) + "] to-stderr"), 1u)
+        << r.err;
   }
 }
 
@@ -214,26 +219,30 @@ TEST_F(LauncherTest, SetsTheMeridianEnvironment) {
 TEST_F(LauncherTest, PropagatesTheFailingRanksStatus) {
   Result ok = RunLauncher({"-n", "3", "--", "/bin/sh", "-c", "exit 0"});
   EXPECT_EQ(ok.status, 0) << ok.err;
-  Result r = RunLauncher(
-      {"-n", "3", "--", "/bin/sh", "-c", "[ $MERIDIAN_RANK = 2 ] && exit 3; exit 0"});
+  Result r = RunLauncher({"-n", "3", "--", "/bin/sh", "-c",
+                          "[ $MERIDIAN_RANK = 2 ] && exit 3; exit 0"});
   EXPECT_EQ(r.status, 3);
-  EXPECT_NE(r.err.find("rank 2 exited with status 3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rank 2 exited with status 3"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(LauncherTest, ReportsARankKilledBySignal) {
-  Result r = RunLauncher(
-      {"-n", "2", "--", "/bin/sh", "-c", "[ $MERIDIAN_RANK = 1 ] && kill -9 $$; exit 0"});
+  Result r = RunLauncher({"-n", "2", "--", "/bin/sh", "-c",
+                          "[ $MERIDIAN_RANK = 1 ] && kill -9 $$; exit 0"});
   EXPECT_EQ(r.status, 128 + 9);
-  EXPECT_NE(r.err.find("rank 1 killed by signal 9"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rank 1 killed by signal 9"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(LauncherTest, FailureGivesOthersGraceThenKillsThem) {
   std::string script = "echo $$ > " + dir_ +
                        "/pid.$MERIDIAN_RANK; "
                        "[ $MERIDIAN_RANK = 0 ] && exit 4; exec sleep 1000";
-  Result r = RunLauncher({"-n", "3", "--grace", "0.5", "--", "/bin/sh", "-c", script});
+  Result r =
+      RunLauncher({"-n", "3", "--grace", "0.5", "--", "/bin/sh", "-c", script});
   EXPECT_EQ(r.status, 4) << r.err;
-  EXPECT_NE(r.err.find("rank 0 exited with status 4"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("rank 0 exited with status 4"), std::string::npos)
+      << r.err;
   EXPECT_GE(r.elapsed, std::chrono::milliseconds(400));
   EXPECT_LT(r.elapsed, std::chrono::milliseconds(5000));
   std::vector<pid_t> pids = RecordedPids();
@@ -242,8 +251,10 @@ TEST_F(LauncherTest, FailureGivesOthersGraceThenKillsThem) {
 }
 
 TEST_F(LauncherTest, TimeoutKillsEveryRankAndExits124) {
-  std::string script = "echo $$ > " + dir_ + "/pid.$MERIDIAN_RANK; exec sleep 1000";
-  Result r = RunLauncher({"-n", "2", "--timeout", "1", "--", "/bin/sh", "-c", script});
+  std::string script =
+      "echo $$ > " + dir_ + "/pid.$MERIDIAN_RANK; exec sleep 1000";
+  Result r =
+      RunLauncher({"-n", "2", "--timeout", "1", "--", "/bin/sh", "-c", script});
   EXPECT_EQ(r.status, 124) << r.err;
   EXPECT_NE(r.err.find("timeout"), std::string::npos) << r.err;
   EXPECT_GE(r.elapsed, std::chrono::milliseconds(900));
@@ -256,7 +267,8 @@ TEST_F(LauncherTest, TimeoutKillsEveryRankAndExits124) {
 TEST_F(LauncherTest, RanksThatIgnoreSigtermAreKilled) {
   std::string script = "trap '' TERM; echo $$ > " + dir_ +
                        "/pid.$MERIDIAN_RANK; while :; do sleep 0.1; done";
-  Result r = RunLauncher({"-n", "2", "--timeout", "0.5", "--", "/bin/sh", "-c", script});
+  Result r = RunLauncher(
+      {"-n", "2", "--timeout", "0.5", "--", "/bin/sh", "-c", script});
   EXPECT_EQ(r.status, 124) << r.err;
   EXPECT_NE(r.err.find("SIGKILL"), std::string::npos) << r.err;
   ExpectAllGone(RecordedPids());
@@ -265,7 +277,8 @@ TEST_F(LauncherTest, RanksThatIgnoreSigtermAreKilled) {
 TEST_F(LauncherTest, LeavesNoBackgroundProcessBehind) {
   // Each rank starts a background job that keeps the output pipes open,
   // then exits successfully.
-  std::string script = "sleep 1000 & echo $! > " + dir_ + "/pid.$MERIDIAN_RANK; exit 0";
+  std::string script =
+      "sleep 1000 & echo $! > " + dir_ + "/pid.$MERIDIAN_RANK; exit 0";
   Result r = RunLauncher({"-n", "2", "--", "/bin/sh", "-c", script});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_LT(r.elapsed, std::chrono::milliseconds(5000));
@@ -275,7 +288,8 @@ TEST_F(LauncherTest, LeavesNoBackgroundProcessBehind) {
 }
 
 TEST_F(LauncherTest, SigtermToTheLauncherStopsEveryRank) {
-  std::string script = "echo $$ > " + dir_ + "/pid.$MERIDIAN_RANK; exec sleep 1000";
+  std::string script =
+      "echo $$ > " + dir_ + "/pid.$MERIDIAN_RANK; exec sleep 1000";
   int out_fd, err_fd;
   auto start = Clock::now();
   pid_t pid = Spawn({kLauncher, "-n", "2", "--", "/bin/sh", "-c", script},
