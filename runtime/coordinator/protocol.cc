@@ -1,6 +1,7 @@
 #include "runtime/coordinator/protocol.h"
 
 #include <algorithm>
+#include <cstddef>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -250,7 +251,7 @@ absl::StatusOr<std::optional<ControlMessage>> FrameAssembler::Next() {
   if (buf_.size() < total) return std::nullopt;
   absl::StatusOr<ControlMessage> msg =
       DecodePayload(buf_.data() + kFrameHeaderSize, *payload_length_);
-  buf_.erase(buf_.begin(), buf_.begin() + total);
+  buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(total));
   payload_length_.reset();
   if (!msg.ok()) return msg.status();
   return std::optional<ControlMessage>(std::move(*msg));

@@ -218,10 +218,12 @@ bool Supervisor::StartRank(int rank, const std::string& path) {
   env.push_back(absl::StrCat("MERIDIAN_RANK=", rank));
   env.push_back(absl::StrCat("MERIDIAN_LOCAL_RANK=", rank));
   std::vector<char*> envp;
+  envp.reserve(env.size() + 1);
   for (std::string& s : env) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::vector<std::string> args = options_.argv;
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& s : args) argv.push_back(s.data());
   argv.push_back(nullptr);
   pid_t parent = getpid();

@@ -9,7 +9,7 @@ namespace meridian::tools {
 namespace {
 // A child that prints without newlines must not grow the buffer forever;
 // past this, the text is emitted as a line of its own.
-constexpr size_t kMaxLine = 64 * 1024;
+constexpr size_t kMaxLine = size_t{64} << 10;
 }  // namespace
 
 void WriteAll(int fd, const char* data, size_t len) {
