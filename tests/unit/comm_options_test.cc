@@ -1,0 +1,106 @@
+// Where a communicator's settings come from: config struct first, then
+// MERIDIAN_* variables, then torchrun's, then defaults — and clear errors for
+// values that are missing or malformed.
+#include <cstdlib>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "runtime/src/comm_options.h"
+
+namespace meridian::runtime {
+namespace {
+
+class CommOptionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* v : {"MERIDIAN_COORDINATOR", "MERIDIAN_WORLD_SIZE", "MERIDIAN_RANK",
+                          "MERIDIAN_ADVERTISE_ADDR", "MASTER_ADDR", "MASTER_PORT", "RANK",
+                          "WORLD_SIZE"}) {
+      unsetenv(v);
+    }
+  }
+};
+
+TEST_F(CommOptionsTest, MeridianVariables) {
+  setenv("MERIDIAN_COORDINATOR", "10.1.2.3:29500", 1);
+  setenv("MERIDIAN_WORLD_SIZE", "8", 1);
+  setenv("MERIDIAN_RANK", "3", 1);
+  setenv("MERIDIAN_ADVERTISE_ADDR", "192.168.7.7", 1);
+  auto o = ResolveCommOptions(nullptr);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->coordinator.host, "10.1.2.3");
+  EXPECT_EQ(o->coordinator.port, 29500);
+  EXPECT_EQ(o->world_size, 8);
+  EXPECT_EQ(o->rank, 3);
+  EXPECT_EQ(o->advertise_host, "192.168.7.7");
+  EXPECT_GE(o->connections_per_peer, 1);
+}
+
+TEST_F(CommOptionsTest, TorchrunVariablesWhenMeridianOnesAreAbsent) {
+  setenv("MASTER_ADDR", "127.0.0.1", 1);
+  setenv("MASTER_PORT", "1234", 1);
+  setenv("WORLD_SIZE", "4", 1);
+  setenv("RANK", "2", 1);
+  auto o = ResolveCommOptions(nullptr);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->coordinator.ToString(), "127.0.0.1:1234");
+  EXPECT_EQ(o->world_size, 4);
+  EXPECT_EQ(o->rank, 2);
+  // MERIDIAN_* wins over torchrun's.
+  setenv("MERIDIAN_WORLD_SIZE", "6", 1);
+  setenv("MERIDIAN_COORDINATOR", "127.0.0.1:999", 1);
+  o = ResolveCommOptions(nullptr);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->world_size, 6);
+  EXPECT_EQ(o->coordinator.port, 999);
+}
+
+TEST_F(CommOptionsTest, ConfigStructWinsAndOlderStructsKeepWorking) {
+  setenv("MERIDIAN_COORDINATOR", "127.0.0.1:1", 1);
+  setenv("MERIDIAN_WORLD_SIZE", "2", 1);
+  mdnCommConfig_t cfg;
+  mdnCommConfigInit(&cfg);
+  cfg.coordinator = "127.0.0.1:5555";
+  cfg.world_size = 3;
+  cfg.connections_per_peer = 7;
+  auto o = ResolveCommOptions(&cfg);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->coordinator.port, 5555);
+  EXPECT_EQ(o->world_size, 3);
+  EXPECT_EQ(o->connections_per_peer, 7);
+  EXPECT_EQ(o->rank, -1);
+  // A binary built against an older, shorter struct: fields past its size
+  // are not read (they come from the environment).
+  cfg.struct_size = offsetof(mdnCommConfig_t, coordinator);
+  o = ResolveCommOptions(&cfg);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->coordinator.port, 1);
+  EXPECT_EQ(o->world_size, 2);
+}
+
+TEST_F(CommOptionsTest, ClearErrors) {
+  auto o = ResolveCommOptions(nullptr);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(std::string(o.status().message()).find("MERIDIAN_COORDINATOR"), std::string::npos);
+  setenv("MERIDIAN_COORDINATOR", "127.0.0.1:29500", 1);
+  setenv("MERIDIAN_WORLD_SIZE", "four", 1);
+  o = ResolveCommOptions(nullptr);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(std::string(o.status().message()).find("MERIDIAN_WORLD_SIZE='four'"), std::string::npos)
+      << o.status();
+  setenv("MERIDIAN_WORLD_SIZE", "0", 1);
+  EXPECT_FALSE(ResolveCommOptions(nullptr).ok());
+  setenv("MERIDIAN_WORLD_SIZE", "4", 1);
+  setenv("MERIDIAN_RANK", "4", 1);
+  o = ResolveCommOptions(nullptr);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(std::string(o.status().message()).find("out of range"), std::string::npos);
+  setenv("MERIDIAN_RANK", "1", 1);
+  setenv("MERIDIAN_COORDINATOR", "127.0.0.1:0", 1);
+  EXPECT_FALSE(ResolveCommOptions(nullptr).ok());
+  setenv("MERIDIAN_COORDINATOR", "no-port-here", 1);
+  EXPECT_FALSE(ResolveCommOptions(nullptr).ok());
+}
+
+}  // namespace
+}  // namespace meridian::runtime
