@@ -53,10 +53,15 @@ class Benchmark {
   mdnResult_t Setup();
   // Runs every row; *wrong_p is the number of wrong values over all ranks.
   mdnResult_t RunAll(int64_t* wrong_p);
+  // Waits for the peers' last operations and leaves the group.
+  mdnResult_t Finish();
   const char* LastError() const {
     return comm_ ? mdnCommGetLastError(comm_) : mdnGetLastError();
   }
+  // What was running when a call failed, for the error message.
+  const std::string& step() const { return step_; }
   int rank() const { return rank_; }
+  int nranks() const { return nranks_; }
 
  private:
   mdnResult_t MeasureRow(const Case& c, Row* row_p);
@@ -66,6 +71,7 @@ class Benchmark {
   void PrepareBuffers(const Case& c, const Geometry& g,
                       const DataPattern& pattern, bool in_place,
                       CollArgs* args);
+  void SetStep(const Case& c, bool in_place, const char* what);
 
   const Collective coll_;
   const LaunchFn launch_;
@@ -76,6 +82,7 @@ class Benchmark {
   RunInfo info_;
   Buffer send_, recv_, expected_;
   std::vector<Row> rows_;
+  std::string step_ = "mdnCommCreate";
 };
 
 mdnResult_t Benchmark::Setup() {
@@ -109,14 +116,24 @@ mdnResult_t Benchmark::Setup() {
   return mdnSuccess;
 }
 
+mdnResult_t Benchmark::Finish() {
+  step_ = "mdnCommDestroy";
+  const mdnResult_t result = mdnCommDestroy(comm_);
+  comm_ = nullptr;
+  return result;
+}
+
+void Benchmark::SetStep(const Case& c, bool in_place, const char* what) {
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "%s of %zu B %s", what, c.bytes,
+                DataTypeName(c.type));
+  step_ = buf;
+  if (HasRedOp(coll_)) step_ += std::string(" ") + RedOpName(c.op);
+  if (HasRoot(coll_)) step_ += " root " + std::to_string(c.root);
+  if (in_place) step_ += " in place";
+}
+
 mdnResult_t Benchmark::RunAll(int64_t* wrong_p) {
-  if (options_.root >= nranks_) {
-    if (rank_ == 0) {
-      std::fprintf(stderr, "root %d is not below the world size %d\n",
-                   options_.root, nranks_);
-    }
-    return mdnInvalidArgument;
-  }
   std::vector<int> roots{-1};
   if (HasRoot(coll_)) {
     roots = {options_.root};
@@ -208,9 +225,11 @@ mdnResult_t Benchmark::Measure(const Case& c, const Geometry& g,
   CollArgs args;
   PrepareBuffers(c, g, pattern, in_place, &args);
   double seconds = 0.0, max_seconds = 0.0;
+  SetStep(c, in_place, "timed loop");
   PERF_CHECK(TimeCollective(comm_, launch_, args, options_.warmup_iters,
                             options_.iters, options_.blocking, &seconds));
   // The slowest rank sets the time, so every rank reports the same row.
+  SetStep(c, in_place, "time agreement (all-reduce)");
   PERF_CHECK(
       mdnAllReduce(comm_, &seconds, &max_seconds, 1, mdnFloat64, mdnMax));
   m->time_us = max_seconds * 1e6;
@@ -220,9 +239,11 @@ mdnResult_t Benchmark::Measure(const Case& c, const Geometry& g,
   if (!options_.check) return mdnSuccess;
 
   PrepareBuffers(c, g, pattern, in_place, &args);
+  SetStep(c, in_place, "checked run");
   PERF_CHECK(launch_(comm_, args, nullptr));
   int64_t wrong = static_cast<int64_t>(
       CountWrong(pattern, args.recvbuf, expected_.get(), expected_count));
+  SetStep(c, in_place, "check agreement (all-reduce)");
   if (OutputIdenticalOnAllRanks(coll_)) {
     // max(h) and max(~h) = ~min(h): equal bytes everywhere iff they agree.
     const uint64_t h =
@@ -264,11 +285,19 @@ int RunBenchmark(Collective coll, LaunchFn launch, int argc, char** argv) {
   Benchmark bench(coll, launch, options);
   int64_t wrong = 0;
   mdnResult_t result = bench.Setup();
+  if (result == mdnSuccess && HasRoot(coll) && options.root >= bench.nranks()) {
+    if (bench.rank() == 0) {
+      std::fprintf(stderr, "%s: root %d is not below the world size %d\n",
+                   argv[0], options.root, bench.nranks());
+    }
+    return 2;
+  }
   if (result == mdnSuccess) result = bench.RunAll(&wrong);
+  if (result == mdnSuccess) result = bench.Finish();
   if (result == mdnSuccess) return wrong ? 1 : 0;  // the footer said FAILED
-  std::fprintf(stderr, "rank %d: %s_perf failed: %s: %s\n", bench.rank(),
-               CollectiveName(coll), mdnGetErrorString(result),
-               bench.LastError());
+  std::fprintf(stderr, "rank %d: %s_perf failed in %s: %s: %s\n", bench.rank(),
+               CollectiveName(coll), bench.step().c_str(),
+               mdnGetErrorString(result), bench.LastError());
   return 2;
 }
 
