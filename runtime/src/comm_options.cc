@@ -88,7 +88,8 @@ absl::StatusOr<CommOptions> ResolveCommOptions(const mdnCommConfig_t* cfg) {
   o.connections_per_peer = pick(
       MDN_CONFIG_HAS(cfg, connections_per_peer) ? cfg->connections_per_peer : 0,
       param::ConnectionsPerPeer());
-  if (o.connections_per_peer <= 0) o.connections_per_peer = 2;  // loopback/LAN default
+  // 0 stays: the communicator picks a default once it knows its peers.
+  if (o.connections_per_peer < 0) o.connections_per_peer = 0;
   if (o.connections_per_peer > 64) {
     return absl::InvalidArgumentError(absl::StrCat(
         "connections per peer ", o.connections_per_peer, " exceeds the maximum of 64"));

@@ -17,7 +17,7 @@ struct CommOptions {
   transport::HostPort coordinator;
   int world_size = 0;
   int rank = -1;  // -1: assigned by the coordinator
-  int connections_per_peer = 0;
+  int connections_per_peer = 0;  // 0: chosen from the peers' addresses
   int connect_timeout_ms = 0;
   int op_timeout_ms = 0;
   std::string advertise_host;  // empty: the interface reaching the coordinator

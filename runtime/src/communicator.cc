@@ -56,7 +56,10 @@ absl::Status Communicator::Connect() {
   spec.rank = roster_.rank;
   spec.world_size = roster_.world_size;
   spec.peer_addresses = roster_.peers;
-  spec.options.connections_per_peer = options_.connections_per_peer;
+  connections_per_peer_ = options_.connections_per_peer > 0
+                             ? options_.connections_per_peer
+                             : transport::DefaultConnectionsPerPeer(roster_.peers);
+  spec.options.connections_per_peer = connections_per_peer_;
   spec.options.socket_buffer_bytes = options_.socket_buffer_bytes;
   spec.options.frame_bytes = options_.frame_bytes;
   MDN_ASSIGN_OR_RETURN(links_, transport::ConnectTcpMesh(spec, *listener, loop_.get(),
@@ -65,7 +68,7 @@ absl::Status Communicator::Connect() {
   for (auto& l : links_) raw.push_back(l.get());
   executor_->SetLinks(std::move(raw));
   MDN_LOG(Info) << "rank " << roster_.rank << "/" << roster_.world_size << " connected, epoch "
-                << roster_.epoch << ", " << options_.connections_per_peer
+                << roster_.epoch << ", " << connections_per_peer_
                 << " connections per peer";
   return absl::OkStatus();
 }

@@ -36,7 +36,7 @@ class Communicator {
   int rank() const { return roster_.rank; }
   int size() const { return roster_.world_size; }
   uint64_t epoch() const { return roster_.epoch; }
-  int connections_per_peer() const { return options_.connections_per_peer; }
+  int connections_per_peer() const { return connections_per_peer_; }
 
   // Queues an operation (arguments already validated).  Thread-safe.
   std::shared_ptr<Request> Submit(const OpArgs& args);
@@ -55,6 +55,7 @@ class Communicator {
 
   const CommOptions options_;
   coordinator::Roster roster_;
+  int connections_per_peer_ = 1;
   std::unique_ptr<coordinator::CoordinatorClient> coordinator_;
   std::unique_ptr<transport::EventLoop> loop_;
   std::vector<std::unique_ptr<transport::Link>> links_;

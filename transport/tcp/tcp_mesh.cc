@@ -4,6 +4,9 @@
 // before accepting could make lower ranks time out their handshakes).
 #include "transport/tcp/tcp_mesh.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -474,6 +477,24 @@ absl::StatusOr<std::vector<std::unique_ptr<Link>>> ConnectTcpMesh(
                         spec.options, loop, events));
   }
   return links;
+}
+
+namespace {
+bool IsLoopback(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+}  // namespace
+
+int DefaultConnectionsPerPeer(const std::vector<HostPort>& peers) {
+  for (const HostPort& p : peers) {
+    if (!IsLoopback(p.host)) return 4;
+  }
+  return 1;
 }
 
 }  // namespace meridian::transport

@@ -47,6 +47,14 @@ struct MeshSpec {
   TcpOptions options;
 };
 
+// Connections per peer pair when the user sets none.  One connection is
+// enough where there is no bandwidth-delay product to cover (every peer on
+// loopback): more only add system calls.  Elsewhere several connections
+// keep a long pipe full; the choice from measured round-trip times comes
+// with the WAN work.  Deterministic: every rank derives the same value from
+// the same roster.
+int DefaultConnectionsPerPeer(const std::vector<HostPort>& peers);
+
 // Connects to every peer (rank r dials the ranks above it, accepts from the
 // ranks below).  Blocks until every link is up or the deadline passes; a
 // peer that never shows up is named in the DeadlineExceeded error.  Returns
