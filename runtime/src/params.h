@@ -15,6 +15,9 @@ MDN_PARAM(ChunkBytes, "CHUNK_BYTES", 128 << 10)
 // Largest frame a message is cut into before striping over connections.
 MDN_PARAM(FrameBytes, "FRAME_BYTES", 256 << 10)
 // SO_SNDBUF/SO_RCVBUF per connection; 0 keeps the kernel's autotuning.
-MDN_PARAM(SocketBufferBytes, "SOCKET_BUFFER_BYTES", 4 << 20)
+// 1 MiB: on loopback at 4 ranks, 4 MiB buffers let data go cold in the
+// socket queues and cost ~10% (perf/RESULTS.md); long fat pipes need the
+// bandwidth-delay product instead, which the WAN work sizes from the RTT.
+MDN_PARAM(SocketBufferBytes, "SOCKET_BUFFER_BYTES", 1 << 20)
 
 #endif  // MERIDIAN_RUNTIME_SRC_PARAMS_H_
