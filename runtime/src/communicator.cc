@@ -126,25 +126,25 @@ std::shared_ptr<const planner::Plan> Communicator::PlanFor(const OpArgs& args) {
 }
 
 bool Communicator::StartNext() {
+  std::shared_ptr<Request> req;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (queue_.empty()) return false;
-    running_ = std::move(queue_.front());
+    req = std::move(queue_.front());
     queue_.pop_front();
   }
-  const OpArgs& args = running_->args();
+  const OpArgs& args = req->args();
   const void* input = args.input;
   void* output = args.output;
   if (args.spec.collective == Collective::kBarrier) {
-    input = running_->barrier_bytes();
-    output = running_->barrier_bytes() + 1;
+    input = req->barrier_bytes();
+    output = req->barrier_bytes() + 1;
   }
   const uint64_t seq = next_seq_++;
   executor_->Start(seq, args.spec, PlanFor(args), input, output,
-                   [this, req = running_](absl::Status status) {
+                   [this, req](absl::Status status) {
                      if (!status.ok()) SetLastError(std::string(status.message()));
                      req->Complete(std::move(status));
-                     if (running_ == req) running_.reset();
                    });
   return true;
 }

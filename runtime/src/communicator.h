@@ -68,7 +68,6 @@ class Communicator {
 
   // Progress-thread state.
   std::thread progress_;
-  std::shared_ptr<Request> running_;
   uint64_t next_seq_ = 1;
   using PlanKey = std::tuple<int, uint64_t, int, bool, bool, size_t>;
   std::map<PlanKey, std::shared_ptr<const planner::Plan>> plans_;
