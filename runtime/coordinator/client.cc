@@ -84,15 +84,18 @@ absl::StatusOr<ControlMessage> Exchange(int fd, const ControlMessage& request,
 }  // namespace
 
 CoordinatorClient::CoordinatorClient(transport::Fd fd, HostPort coordinator,
-                                     std::string local_host)
+                                     std::string local_host,
+                                     std::string auth_token)
     : fd_(std::move(fd)),
+      auth_token_(std::move(auth_token)),
       coordinator_(std::move(coordinator)),
       local_host_(std::move(local_host)) {}
 
 CoordinatorClient::~CoordinatorClient() = default;
 
 absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
-    const HostPort& coordinator, Deadline deadline) {
+    const HostPort& coordinator, const std::string& auth_token,
+    Deadline deadline) {
   absl::StatusOr<transport::Fd> fd =
       transport::Connect(coordinator, deadline, /*retry_refused=*/true);
   if (!fd.ok()) {
@@ -105,7 +108,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
   setsockopt(fd->get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   MDN_ASSIGN_OR_RETURN(HostPort local, transport::LocalAddress(fd->get()));
   return std::unique_ptr<CoordinatorClient>(
-      new CoordinatorClient(*std::move(fd), coordinator, local.host));
+      new CoordinatorClient(*std::move(fd), coordinator, local.host,
+                            auth_token));
 }
 
 std::string CoordinatorClient::local_host() const { return local_host_; }
@@ -145,8 +149,11 @@ absl::StatusOr<Roster> CoordinatorClient::Join(int world_size,
     return st;
   };
 
+  HelloMsg hello;
+  hello.authenticated = !auth_token_.empty();
+  hello.nonce = transport::NewNonce();
   absl::StatusOr<ControlMessage> welcome =
-      Exchange(fd_.get(), HelloMsg{}, coordinator_, "its WELCOME", deadline);
+      Exchange(fd_.get(), hello, coordinator_, "its WELCOME", deadline);
   if (!welcome.ok()) return fail(welcome.status());
   const auto* w = std::get_if<WelcomeMsg>(&*welcome);
   if (w == nullptr) return fail(Unexpected(*welcome, "WELCOME", coordinator_));
@@ -156,7 +163,27 @@ absl::StatusOr<Roster> CoordinatorClient::Join(int world_size,
         w->version, ", which this peer does not speak")));
   }
 
-  JoinMsg join{world_size, requested_rank, data_address};
+  JoinMsg join{world_size, requested_rank, data_address, {}};
+  bool coordinator_proved = true;
+  if (!auth_token_.empty()) {
+    transport::Mac expected = transport::HandshakeMac(
+        auth_token_, kCoordinatorAuthLabel, kCoordinatorRole, w->nonce,
+        hello.nonce, {});
+    coordinator_proved = transport::MacEquals(expected, w->mac);
+    join.mac = transport::HandshakeMac(auth_token_, kCoordinatorAuthLabel,
+                                       kPeerRole, hello.nonce, w->nonce,
+                                       JoinAuthContext(join));
+  }
+  if (!coordinator_proved) {
+    // The JOIN goes out anyway, so that the coordinator reaches its own
+    // verdict and logs the refused peer; its MAC is bound to this
+    // connection's nonces and is useless to anyone who records it.
+    (void)WriteMessage(fd_.get(), join, deadline);
+    return fail(absl::PermissionDeniedError(absl::StrCat(
+        "authentication failed: coordinator at ", coordinator_.ToString(),
+        " does not know this peer's token (MERIDIAN_AUTH_TOKEN / "
+        "MERIDIAN_AUTH_TOKEN_FILE must match the coordinator's)")));
+  }
   absl::StatusOr<ControlMessage> reply = Exchange(
       fd_.get(), join, coordinator_,
       absl::StrCat("the group of ", world_size, " peers to form"), deadline);

@@ -8,9 +8,11 @@
 namespace meridian::coordinator {
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(
-    const std::string& listen_address) {
+    const std::string& listen_address, const std::string& auth_token) {
+  ServerOptions options = ServerOptions::FromEnv();
+  options.auth_token = auth_token;
   MDN_ASSIGN_OR_RETURN(std::unique_ptr<Server> server,
-                       Server::Start(listen_address, ServerOptions::FromEnv()));
+                       Server::Start(listen_address, options));
   return std::unique_ptr<Coordinator>(new Coordinator(std::move(server)));
 }
 

@@ -33,11 +33,13 @@ struct Roster {
 class Coordinator {
  public:
   // listen_address "HOST:PORT" (port 0 = ephemeral). Serves on a background
-  // thread.
+  // thread.  Every peer must prove knowledge of auth_token; an empty token
+  // serves unauthenticated peers only (the caller decides whether that is
+  // allowed: transport::ResolveAuthToken, meridian-coordinator --insecure).
   // Errors: InvalidArgument (bad address), Unavailable (address in use,
   // message names it).
   static absl::StatusOr<std::unique_ptr<Coordinator>> Start(
-      const std::string& listen_address);
+      const std::string& listen_address, const std::string& auth_token);
   ~Coordinator();               // stops the thread, closes every socket
   std::string address() const;  // bound "HOST:PORT" with the real port
 
@@ -52,8 +54,11 @@ class CoordinatorClient {
   // start before the coordinator).
   // Errors: DeadlineExceeded naming the address; InvalidArgument
   // (unresolvable).
+  // auth_token: the shared secret Join proves and demands (empty: join an
+  // unauthenticated coordinator only).
   static absl::StatusOr<std::unique_ptr<CoordinatorClient>> Connect(
-      const transport::HostPort& coordinator, transport::Deadline deadline);
+      const transport::HostPort& coordinator, const std::string& auth_token,
+      transport::Deadline deadline);
   // Host (IP text) of the local interface that reaches the coordinator
   // (getsockname).
   std::string local_host() const;
@@ -65,7 +70,8 @@ class CoordinatorClient {
   // refuses (world size differs from the group's: message names both sizes;
   // requested rank already taken; group already formed); InvalidArgument
   // (rank out of range, world_size < 1); Unavailable (coordinator closed the
-  // connection).  A coordinator that answers with something malformed is
+  // connection); PermissionDenied when either side fails authentication
+  // (wrong token, or a token on one side only).  A coordinator that answers with something malformed is
   // DataLoss.  After a failed Join the connection is closed: Connect again.
   absl::StatusOr<Roster> Join(int world_size, int requested_rank,
                               const transport::HostPort& data_address,
@@ -75,8 +81,9 @@ class CoordinatorClient {
 
  private:
   CoordinatorClient(transport::Fd fd, transport::HostPort coordinator,
-                    std::string local_host);
+                    std::string local_host, std::string auth_token);
   transport::Fd fd_;
+  std::string auth_token_;
   transport::HostPort coordinator_;
   std::string local_host_;
   bool joined_ = false;

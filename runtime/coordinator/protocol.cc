@@ -49,12 +49,21 @@ absl::StatusOr<ControlMessage> DecodeHello(ByteReader& r) {
     return Malformed(absl::StrCat("hello version range ", m.min_version, "..",
                                   m.max_version, " is empty"));
   }
+  MDN_ASSIGN_OR_RETURN(uint8_t auth, r.U8());
+  if (auth > 1) {
+    return Malformed(absl::StrCat("hello auth flag ", int{auth},
+                                  " is neither 0 nor 1"));
+  }
+  m.authenticated = auth == 1;
+  MDN_RETURN_IF_ERROR(r.Bytes(m.nonce.data(), m.nonce.size()));
   return m;
 }
 
 absl::StatusOr<ControlMessage> DecodeWelcome(ByteReader& r) {
   WelcomeMsg m;
   MDN_ASSIGN_OR_RETURN(m.version, r.U16());
+  MDN_RETURN_IF_ERROR(r.Bytes(m.nonce.data(), m.nonce.size()));
+  MDN_RETURN_IF_ERROR(r.Bytes(m.mac.data(), m.mac.size()));
   return m;
 }
 
@@ -65,6 +74,7 @@ absl::StatusOr<ControlMessage> DecodeJoin(ByteReader& r) {
   MDN_ASSIGN_OR_RETURN(m.world_size, r.I32());
   MDN_ASSIGN_OR_RETURN(m.requested_rank, r.I32());
   MDN_ASSIGN_OR_RETURN(m.data_address, ReadHostPort(r));
+  MDN_RETURN_IF_ERROR(r.Bytes(m.mac.data(), m.mac.size()));
   return m;
 }
 
@@ -104,7 +114,19 @@ absl::StatusOr<ControlMessage> DecodeError(ByteReader& r) {
   return m;
 }
 
+void WriteJoinFields(ByteWriter& w, const JoinMsg& m) {
+  w.I32(m.world_size);
+  w.I32(m.requested_rank);
+  WriteHostPort(w, m.data_address);
+}
+
 }  // namespace
+
+std::vector<uint8_t> JoinAuthContext(const JoinMsg& join) {
+  ByteWriter w;
+  WriteJoinFields(w, join);
+  return w.Take();
+}
 
 MsgType TypeOf(const ControlMessage& msg) {
   struct Visitor {
@@ -139,12 +161,15 @@ std::vector<uint8_t> EncodePayload(const ControlMessage& msg) {
   if (const auto* m = std::get_if<HelloMsg>(&msg)) {
     w.U16(m->min_version);
     w.U16(m->max_version);
+    w.U8(m->authenticated ? 1 : 0);
+    w.Bytes(m->nonce.data(), m->nonce.size());
   } else if (const auto* m = std::get_if<WelcomeMsg>(&msg)) {
     w.U16(m->version);
+    w.Bytes(m->nonce.data(), m->nonce.size());
+    w.Bytes(m->mac.data(), m->mac.size());
   } else if (const auto* m = std::get_if<JoinMsg>(&msg)) {
-    w.I32(m->world_size);
-    w.I32(m->requested_rank);
-    WriteHostPort(w, m->data_address);
+    WriteJoinFields(w, *m);
+    w.Bytes(m->mac.data(), m->mac.size());
   } else if (const auto* m = std::get_if<RosterMsg>(&msg)) {
     const Roster& ro = m->roster;
     w.U64(ro.group_id);

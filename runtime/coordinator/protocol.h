@@ -2,11 +2,19 @@
 // FrameType::kControl frame; its payload starts with a MsgType byte, then
 // the message's fields (ByteWriter encoding, little-endian).
 //
-// A session:   peer -> HELLO{min,max version}
-//              coord -> WELCOME{version}      or ERROR, then close
-//              peer -> JOIN{world size, rank, data address}
+// A session:   peer -> HELLO{min,max version, auth flag, nonce_p}
+//              coord -> WELCOME{version, nonce_c, mac_c} or ERROR, then close
+//              peer -> JOIN{world size, rank, data address, mac_p}
 //              coord -> ROSTER                or ERROR, then close
 // The connection then stays open; its close is the peer leaving.
+//
+// Authentication rides on the existing round trips (transport/auth.h):
+// mac_c proves the coordinator knows the token (over both nonces), mac_p
+// proves the peer does (over both nonces and the JOIN's fields), and the
+// coordinator admits nothing before mac_p verifies.  Without a token (an
+// --insecure coordinator, a MERIDIAN_INSECURE=1 peer) MACs are zero and
+// unchecked; a coordinator refuses a peer whose auth flag differs from its
+// own, so a token is never silently dropped by either side.
 //
 // The protocol grows by adding message types (heartbeats, leave, epoch
 // changes) and by bumping kProtocolVersion when a message's layout changes:
@@ -26,13 +34,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "runtime/coordinator/coordinator.h"
+#include "transport/auth.h"
 #include "transport/framing.h"
 #include "transport/socket.h"
 
 namespace meridian::coordinator {
 
-inline constexpr uint16_t kProtocolVersion = 1;
-inline constexpr uint16_t kMinProtocolVersion = 1;
+// Version 2 added authentication; version 1 peers cannot be served safely.
+inline constexpr uint16_t kProtocolVersion = 2;
+inline constexpr uint16_t kMinProtocolVersion = 2;
 
 // Values are on the wire; never renumber.
 enum class MsgType : uint8_t {
@@ -55,14 +65,19 @@ inline constexpr transport::FrameLimits kCoordinatorToPeerLimits{0, 32u << 20};
 struct HelloMsg {
   uint16_t min_version = kMinProtocolVersion;
   uint16_t max_version = kProtocolVersion;
+  bool authenticated = false;  // the peer has a token
+  transport::Nonce nonce{};
 };
 struct WelcomeMsg {
   uint16_t version = kProtocolVersion;
+  transport::Nonce nonce{};
+  transport::Mac mac{};
 };
 struct JoinMsg {
   int32_t world_size = 0;
   int32_t requested_rank = -1;
   transport::HostPort data_address;
+  transport::Mac mac{};
 };
 struct RosterMsg {
   Roster roster;
@@ -72,6 +87,13 @@ struct ErrorMsg {
   absl::StatusCode code = absl::StatusCode::kUnknown;
   std::string message;
 };
+
+// Domain separation and roles of the two MACs (transport/auth.h).
+inline constexpr char kCoordinatorAuthLabel[] = "meridian coordinator v2";
+inline constexpr char kCoordinatorRole[] = "coordinator";
+inline constexpr char kPeerRole[] = "peer";
+// What mac_p binds besides the nonces: the JOIN's fields as sent.
+std::vector<uint8_t> JoinAuthContext(const JoinMsg& join);
 
 using ControlMessage =
     std::variant<HelloMsg, WelcomeMsg, JoinMsg, RosterMsg, ErrorMsg>;

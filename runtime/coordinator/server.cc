@@ -52,6 +52,8 @@ struct Server::Conn {
   transport::HostPort peer;
   State state = State::kAwaitHello;
   std::optional<Deadline> deadline;
+  transport::Nonce peer_nonce{};  // from its HELLO
+  transport::Nonce own_nonce{};   // ours, sent in the WELCOME
   FrameAssembler in{kPeerToCoordinatorLimits};
   std::vector<uint8_t> out;
   bool write_shut = false;
@@ -310,11 +312,49 @@ void Server::HandleHello(Conn& c, const HelloMsg& hello) {
                kMinProtocolVersion, "..", kProtocolVersion)));
     return;
   }
+  const bool have_token = !options_.auth_token.empty();
+  if (hello.authenticated != have_token) {
+    Refuse(c, absl::PermissionDeniedError(
+                  have_token
+                      ? "authentication failed: this coordinator requires the "
+                        "shared token and the peer has none (set "
+                        "MERIDIAN_AUTH_TOKEN or MERIDIAN_AUTH_TOKEN_FILE)"
+                      : "authentication failed: this coordinator runs without "
+                        "a token (--insecure) but the peer has one; refusing "
+                        "rather than dropping authentication"));
+    return;
+  }
   c.state = Conn::State::kAwaitJoin;
-  Send(c, WelcomeMsg{std::min(hello.max_version, kProtocolVersion)});
+  WelcomeMsg welcome;
+  welcome.version = std::min(hello.max_version, kProtocolVersion);
+  if (have_token) {
+    c.peer_nonce = hello.nonce;
+    c.own_nonce = transport::NewNonce();
+    welcome.nonce = c.own_nonce;
+    welcome.mac = transport::HandshakeMac(options_.auth_token,
+                                          kCoordinatorAuthLabel,
+                                          kCoordinatorRole, c.own_nonce,
+                                          c.peer_nonce, {});
+  }
+  Send(c, welcome);
 }
 
 void Server::HandleJoin(Conn& c, JoinMsg join) {
+  if (!options_.auth_token.empty()) {
+    // Checked before anything else: a peer that has not proved the token
+    // must not change the group in any way.
+    transport::Mac expected = transport::HandshakeMac(
+        options_.auth_token, kCoordinatorAuthLabel, kPeerRole, c.peer_nonce,
+        c.own_nonce, JoinAuthContext(join));
+    if (!transport::MacEquals(expected, join.mac)) {
+      MDN_LOG(Warn) << "coordinator: authentication failed: peer at "
+                    << c.peer.ToString() << " does not know the token";
+      Refuse(c, absl::PermissionDeniedError(absl::StrCat(
+                    "authentication failed: peer at ", c.peer.ToString(),
+                    " does not know the token")));
+      return;
+    }
+  }
   if (IsWildcardHost(join.data_address.host)) {
     join.data_address.host = c.peer.host;
   }

@@ -20,7 +20,9 @@ namespace meridian::coordinator {
 
 struct ServerOptions {
   // A connection must say HELLO and JOIN within this time, so connections
-  // that send nothing do not pile up.
+  // that send nothing do not pile up.  Authentication completes within it
+  // too (mac_p travels in the JOIN), and until then a connection counts
+  // against max_pending and its frames against kPeerToCoordinatorLimits.
   int handshake_timeout_ms = 10000;
   // Connections still in their handshake; beyond this, new ones are closed
   // at once.
@@ -28,6 +30,9 @@ struct ServerOptions {
   // How long a refused peer gets to read the ERROR before its connection is
   // closed anyway.
   int linger_ms = 2000;
+  // Peers must prove knowledge of this secret; empty: serve only peers that
+  // have none either (insecure mode, chosen by the caller).
+  std::string auth_token;
 
   // MERIDIAN_COORDINATOR_HANDSHAKE_TIMEOUT_MS,
   // MERIDIAN_COORDINATOR_MAX_PENDING.

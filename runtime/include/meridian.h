@@ -114,9 +114,11 @@ MDN_API const char* mdnGetLastError(void);
 
 /* Starts a coordinator inside this process, listening on listen_address
  * ("HOST:PORT"; PORT 0 picks a free port).  Non-blocking: it serves in a
- * background thread until destroyed.
- * Errors: mdnInvalidArgument (NULL or unparsable address),
- *         mdnUnavailable (address in use), mdnSystemError. */
+ * background thread until destroyed.  Peers must prove knowledge of the
+ * token in MERIDIAN_AUTH_TOKEN (or the file MERIDIAN_AUTH_TOKEN_FILE).
+ * Errors: mdnInvalidArgument (NULL or unparsable address, empty token),
+ *         mdnInvalidUsage (no token configured and MERIDIAN_INSECURE is
+ *         not 1), mdnUnavailable (address in use), mdnSystemError. */
 MDN_API mdnResult_t mdnCoordinatorCreate(const char* listen_address,
                                          mdnCoordinator_t* coordinator_p);
 
@@ -159,7 +161,10 @@ MDN_API mdnResult_t mdnCommConfigInit(mdnCommConfig_t* config);
  * Errors: mdnInvalidArgument (bad config, missing coordinator address or
  *         world size, rank out of range), mdnTimeout (coordinator or peers
  *         not reachable in time), mdnInvalidUsage (the coordinator refused:
- *         world size differs from other peers', rank taken),
+ *         world size differs from other peers', rank taken; or
+ *         authentication failed: no token configured without
+ *         MERIDIAN_INSECURE=1, or this peer's MERIDIAN_AUTH_TOKEN differs
+ *         from the coordinator's or a peer's, or only one side has one),
  *         mdnUnavailable (connection refused), mdnSystemError.
  * On failure the message is in mdnGetLastError(). */
 MDN_API mdnResult_t mdnCommCreate(const mdnCommConfig_t* config,

@@ -13,6 +13,7 @@
 #include "runtime/src/communicator.h"
 #include "runtime/src/errors.h"
 #include "runtime/src/validate.h"
+#include "transport/auth.h"
 
 using meridian::runtime::Communicator;
 using meridian::runtime::Request;
@@ -123,7 +124,15 @@ size_t mdnDataTypeSize(mdnDataType_t datatype) {
 mdnResult_t mdnCoordinatorCreate(const char* listen_address, mdnCoordinator_t* coordinator_p) {
   if (listen_address == nullptr) return InvalidArg("mdnCoordinatorCreate: listen_address is NULL");
   if (coordinator_p == nullptr) return InvalidArg("mdnCoordinatorCreate: coordinator_p is NULL");
-  auto coord = meridian::coordinator::Coordinator::Start(listen_address);
+  // The same token rule as a peer's: the environment's token, or none only
+  // with MERIDIAN_INSECURE=1.
+  auto token = meridian::transport::ResolveAuthToken();
+  if (!token.ok()) {
+    return Fail(absl::Status(
+        token.status().code(),
+        absl::StrCat("mdnCoordinatorCreate: ", token.status().message())));
+  }
+  auto coord = meridian::coordinator::Coordinator::Start(listen_address, *token);
   if (!coord.ok()) return Fail(coord.status());
   *coordinator_p = new mdnCoordinator{std::move(*coord)};
   return mdnSuccess;

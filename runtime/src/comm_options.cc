@@ -7,6 +7,7 @@
 #include "base/env.h"
 #include "base/status_macros.h"
 #include "runtime/src/params.h"
+#include "transport/auth.h"
 
 namespace meridian::runtime {
 namespace {
@@ -47,6 +48,9 @@ absl::StatusOr<CommOptions> ResolveCommOptions(const mdnCommConfig_t* cfg) {
         "mdnCommConfig_t is not initialised: call mdnCommConfigInit first");
   }
   CommOptions o;
+  // First: without a token (or the explicit MERIDIAN_INSECURE=1) nothing
+  // else about the configuration matters.
+  MDN_ASSIGN_OR_RETURN(o.auth_token, transport::ResolveAuthToken());
   MDN_ASSIGN_OR_RETURN(std::string coord, CoordinatorAddress(cfg));
   auto parsed = transport::ParseHostPort(coord);
   if (!parsed.ok()) {

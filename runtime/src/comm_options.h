@@ -24,10 +24,15 @@ struct CommOptions {
   size_t chunk_bytes = 0;
   size_t frame_bytes = 0;
   int socket_buffer_bytes = 0;
+  // Shared secret for the coordinator and every peer connection; empty only
+  // when MERIDIAN_INSECURE=1 allowed running without one.
+  std::string auth_token;
 };
 
 // Errors: InvalidArgument naming the field or variable that is missing or
-// malformed (e.g. "no coordinator address: set MERIDIAN_COORDINATOR").
+// malformed (e.g. "no coordinator address: set MERIDIAN_COORDINATOR");
+// FailedPrecondition when no auth token is configured and MERIDIAN_INSECURE
+// is not 1.
 absl::StatusOr<CommOptions> ResolveCommOptions(const mdnCommConfig_t* config);
 
 }  // namespace meridian::runtime

@@ -31,7 +31,8 @@ absl::Status Communicator::Connect() {
   const transport::Deadline deadline =
       transport::DeadlineAfterMs(options_.connect_timeout_ms);
   MDN_ASSIGN_OR_RETURN(coordinator_,
-                       coordinator::CoordinatorClient::Connect(options_.coordinator, deadline));
+                       coordinator::CoordinatorClient::Connect(
+                           options_.coordinator, options_.auth_token, deadline));
   // Advertise the interface that reaches the coordinator unless told
   // otherwise: that is the one peers elsewhere can most likely reach too.
   std::string host = options_.advertise_host.empty() ? coordinator_->local_host()
@@ -56,6 +57,7 @@ absl::Status Communicator::Connect() {
   spec.rank = roster_.rank;
   spec.world_size = roster_.world_size;
   spec.peer_addresses = roster_.peers;
+  spec.auth_token = options_.auth_token;
   connections_per_peer_ = options_.connections_per_peer > 0
                              ? options_.connections_per_peer
                              : transport::DefaultConnectionsPerPeer(roster_.peers);

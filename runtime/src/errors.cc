@@ -11,7 +11,11 @@ mdnResult_t ToResult(const absl::Status& status) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kOutOfRange: return mdnInvalidArgument;
     case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kAlreadyExists: return mdnInvalidUsage;
+    case absl::StatusCode::kAlreadyExists:
+    // A wrong or missing auth token is a configuration the caller must fix,
+    // not a fault to retry; the last-error string says which side refused.
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated: return mdnInvalidUsage;
     case absl::StatusCode::kAborted:
     case absl::StatusCode::kCancelled: return mdnPeerLost;
     case absl::StatusCode::kDeadlineExceeded: return mdnTimeout;

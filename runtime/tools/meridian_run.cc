@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "runtime/coordinator/coordinator.h"
 #include "runtime/tools/launcher.h"
+#include "transport/auth.h"
 
 namespace {
 
@@ -21,6 +22,7 @@ const char kUsage[] =
     "\n"
     "Starts N ranks of PROGRAM on this machine.  Each rank gets\n"
     "MERIDIAN_COORDINATOR (an in-process coordinator on 127.0.0.1),\n"
+    "MERIDIAN_AUTH_TOKEN (yours if set, else a fresh random one),\n"
     "MERIDIAN_WORLD_SIZE=N, MERIDIAN_RANK and MERIDIAN_LOCAL_RANK, and its\n"
     "output lines are prefixed with \"[RANK] \".  Their standard input is\n"
     "/dev/null.  Each rank runs in its own process group; when the run ends,\n"
@@ -120,7 +122,25 @@ int main(int argc, char** argv) {
   options.argv.assign(argv + i, argv + argc);
 
   RaiseFileLimit();
-  auto coordinator = meridian::coordinator::Coordinator::Start("127.0.0.1:0");
+  // The user's token when there is one (MERIDIAN_AUTH_TOKEN, or the file the
+  // ranks will read too); otherwise a fresh random one, set in our own
+  // environment so that every rank inherits it and nobody outside this run
+  // knows it.
+  auto configured = meridian::transport::ConfiguredAuthToken();
+  if (!configured.ok()) {
+    std::fprintf(stderr, "meridian-run: %s\n",
+                 std::string(configured.status().message()).c_str());
+    return 2;
+  }
+  std::string token;
+  if (configured->has_value()) {
+    token = **configured;
+  } else {
+    token = meridian::transport::RandomTokenHex(32);
+    setenv("MERIDIAN_AUTH_TOKEN", token.c_str(), 1);
+  }
+  auto coordinator =
+      meridian::coordinator::Coordinator::Start("127.0.0.1:0", token);
   if (!coordinator.ok()) {
     std::fprintf(stderr, "meridian-run: cannot start the coordinator: %s\n",
                  std::string(coordinator.status().message()).c_str());

@@ -17,6 +17,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The in-process coordinator and every communicator read the token from the
+// environment; one for the whole binary, set before any test runs.
+class AuthTokenEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { setenv("MERIDIAN_AUTH_TOKEN", "c-api-test-token", 1); }
+};
+::testing::Environment* const kAuthEnv =
+    ::testing::AddGlobalTestEnvironment(new AuthTokenEnvironment);
+
 class Group {
  public:
   explicit Group(int n) : n_(n) {

@@ -15,11 +15,44 @@ class CommOptionsTest : public ::testing::Test {
   void SetUp() override {
     for (const char* v : {"MERIDIAN_COORDINATOR", "MERIDIAN_WORLD_SIZE", "MERIDIAN_RANK",
                           "MERIDIAN_ADVERTISE_ADDR", "MASTER_ADDR", "MASTER_PORT", "RANK",
-                          "WORLD_SIZE"}) {
+                          "WORLD_SIZE", "MERIDIAN_AUTH_TOKEN_FILE", "MERIDIAN_INSECURE"}) {
       unsetenv(v);
     }
+    // Every communicator needs a token now; the token rules have their own
+    // test below.
+    setenv("MERIDIAN_AUTH_TOKEN", "comm-options-test-token", 1);
   }
 };
+
+TEST_F(CommOptionsTest, AuthTokenOrExplicitInsecureMode) {
+  setenv("MERIDIAN_COORDINATOR", "127.0.0.1:29500", 1);
+  setenv("MERIDIAN_WORLD_SIZE", "2", 1);
+  absl::StatusOr<CommOptions> o = ResolveCommOptions(nullptr);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->auth_token, "comm-options-test-token");
+
+  unsetenv("MERIDIAN_AUTH_TOKEN");
+  o = ResolveCommOptions(nullptr);
+  ASSERT_FALSE(o.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(o.status())) << o.status();
+  EXPECT_NE(o.status().message().find("MERIDIAN_AUTH_TOKEN"), std::string::npos)
+      << o.status();
+  EXPECT_NE(o.status().message().find("MERIDIAN_INSECURE=1"), std::string::npos)
+      << o.status();
+
+  setenv("MERIDIAN_INSECURE", "1", 1);
+  o = ResolveCommOptions(nullptr);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->auth_token, "");  // unauthenticated, by explicit consent
+
+  setenv("MERIDIAN_INSECURE", "yes", 1);  // only "1" consents
+  EXPECT_FALSE(ResolveCommOptions(nullptr).ok());
+  unsetenv("MERIDIAN_INSECURE");
+  setenv("MERIDIAN_AUTH_TOKEN", "", 1);  // an empty token is no secret
+  o = ResolveCommOptions(nullptr);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.status().message().find("empty"), std::string::npos) << o.status();
+}
 
 TEST_F(CommOptionsTest, MeridianVariables) {
   setenv("MERIDIAN_COORDINATOR", "10.1.2.3:29500", 1);

@@ -25,13 +25,16 @@ using transport::DeadlineAfterMs;
 using transport::HostPort;
 
 constexpr int kDeadlineMs = 5000;
+// These tests speak the protocol from raw sockets, so they run the
+// coordinator unauthenticated; auth_test.cc covers the token.
+const std::string kNoToken;
 
 HostPort Addr(const std::string& text) {
   return *transport::ParseHostPort(text);
 }
 
 std::unique_ptr<Coordinator> StartCoordinator() {
-  auto c = Coordinator::Start("127.0.0.1:0");
+  auto c = Coordinator::Start("127.0.0.1:0", kNoToken);
   EXPECT_TRUE(c.ok()) << c.status();
   return *std::move(c);
 }
@@ -52,10 +55,11 @@ struct Joined {
 };
 
 Joined ConnectAndJoin(const std::string& coord, int world, int rank,
-                      HostPort data, int deadline_ms = kDeadlineMs) {
+                      HostPort data, int deadline_ms = kDeadlineMs,
+                      const std::string& token = kNoToken) {
   Joined j;
   auto client =
-      CoordinatorClient::Connect(Addr(coord), DeadlineAfterMs(deadline_ms));
+      CoordinatorClient::Connect(Addr(coord), token, DeadlineAfterMs(deadline_ms));
   if (!client.ok()) {
     j.roster = client.status();
     return j;
@@ -67,11 +71,13 @@ Joined ConnectAndJoin(const std::string& coord, int world, int rank,
 
 // Joins `ranks.size()` peers concurrently (rank -1: any).
 std::vector<Joined> JoinAll(const std::string& coord, int world,
-                            const std::vector<int>& ranks) {
+                            const std::vector<int>& ranks,
+                            const std::string& token = kNoToken) {
   std::vector<std::future<Joined>> futures;
   for (size_t i = 0; i < ranks.size(); ++i) {
     futures.push_back(std::async(std::launch::async, [&, i] {
-      return ConnectAndJoin(coord, world, ranks[i], DataAddr(int(i)));
+      return ConnectAndJoin(coord, world, ranks[i], DataAddr(int(i)),
+                            kDeadlineMs, token);
     }));
   }
   std::vector<Joined> out;
@@ -342,7 +348,7 @@ TEST(Coordinator, ClientRetriesUntilCoordinatorStarts) {
   std::string addr = "127.0.0.1:" + std::to_string(port);
   auto peer = JoinAsync(addr, 1, -1, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  auto coord = Coordinator::Start(addr);
+  auto coord = Coordinator::Start(addr, kNoToken);
   ASSERT_TRUE(coord.ok()) << coord.status();
   Joined j = peer.get();
   ASSERT_TRUE(j.roster.ok()) << j.roster.status();
@@ -352,7 +358,7 @@ TEST(Coordinator, ClientRetriesUntilCoordinatorStarts) {
 TEST(Coordinator, UnreachableCoordinatorTimesOutWithinDeadline) {
   HostPort addr{"127.0.0.1", UnusedPort()};
   auto start = std::chrono::steady_clock::now();
-  auto client = CoordinatorClient::Connect(addr, DeadlineAfterMs(500));
+  auto client = CoordinatorClient::Connect(addr, kNoToken, DeadlineAfterMs(500));
   auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(client.ok());
   EXPECT_TRUE(absl::IsDeadlineExceeded(client.status())) << client.status();
@@ -363,23 +369,23 @@ TEST(Coordinator, UnreachableCoordinatorTimesOutWithinDeadline) {
 
 TEST(Coordinator, ReportsBadAddresses) {
   auto first = StartCoordinator();
-  auto second = Coordinator::Start(first->address());
+  auto second = Coordinator::Start(first->address(), kNoToken);
   ASSERT_FALSE(second.ok());
   EXPECT_TRUE(absl::IsUnavailable(second.status())) << second.status();
   EXPECT_NE(second.status().message().find(first->address()), std::string::npos)
       << second.status();
-  EXPECT_TRUE(absl::IsInvalidArgument(Coordinator::Start("no-port").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(Coordinator::Start("no-port", kNoToken).status()));
   EXPECT_TRUE(
-      absl::IsInvalidArgument(Coordinator::Start("127.0.0.1:70000").status()));
+      absl::IsInvalidArgument(Coordinator::Start("127.0.0.1:70000", kNoToken).status()));
   auto unresolvable = CoordinatorClient::Connect(
-      HostPort{"no-such-host.invalid", 1}, DeadlineAfterMs(kDeadlineMs));
+      HostPort{"no-such-host.invalid", 1}, kNoToken, DeadlineAfterMs(kDeadlineMs));
   EXPECT_TRUE(absl::IsInvalidArgument(unresolvable.status()))
       << unresolvable.status();
 }
 
 TEST(Coordinator, ClientValidatesArguments) {
   auto coord = StartCoordinator();
-  auto client = CoordinatorClient::Connect(Addr(coord->address()),
+  auto client = CoordinatorClient::Connect(Addr(coord->address()), kNoToken,
                                            DeadlineAfterMs(kDeadlineMs));
   ASSERT_TRUE(client.ok());
   auto deadline = DeadlineAfterMs(kDeadlineMs);
@@ -397,7 +403,7 @@ TEST(Coordinator, ClientValidatesArguments) {
 
 TEST(Coordinator, JoinFailsUnavailableWhenCoordinatorGoesAway) {
   auto coord = StartCoordinator();
-  auto client = CoordinatorClient::Connect(Addr(coord->address()),
+  auto client = CoordinatorClient::Connect(Addr(coord->address()), kNoToken,
                                            DeadlineAfterMs(kDeadlineMs));
   ASSERT_TRUE(client.ok());
   auto waiting = std::async(std::launch::async, [&] {
@@ -505,10 +511,12 @@ TEST(CoordinatorTool, ServesSuccessiveRunsUntilSigterm) {
   ASSERT_EQ(access(tool.c_str(), X_OK), 0) << tool << " is not built";
   int out[2];
   ASSERT_EQ(pipe(out), 0);
+  const std::string token = "coordinator-tool-test-token";
   pid_t pid = fork();
   if (pid == 0) {
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
+    setenv("MERIDIAN_AUTH_TOKEN", token.c_str(), 1);
     execl(tool.c_str(), tool.c_str(), "--listen", "127.0.0.1:0",
           (char*)nullptr);
     _exit(127);
@@ -531,8 +539,8 @@ TEST(CoordinatorTool, ServesSuccessiveRunsUntilSigterm) {
       line.substr(prefix.size(), line.find('\n') - prefix.size());
   // Back to back, as successive runs would come: no pause between them.
   for (int run = 0; run < 3; ++run) {
-    ExpectConsistent(JoinAll(addr, run + 2, std::vector<int>(run + 2, -1)),
-                     run + 2);
+    ExpectConsistent(
+        JoinAll(addr, run + 2, std::vector<int>(run + 2, -1), token), run + 2);
   }
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   int status = 0;

@@ -15,7 +15,8 @@ namespace {
 
 using namespace testing_mesh;  // NOLINT: the harness is this file's vocabulary
 
-// Speaks the dialer's side of the handshake from a plain blocking socket.
+// Speaks the dialer's side of the (unauthenticated) handshake from a plain
+// blocking socket: hello, reply, and the confirmation when accepted.
 struct RawDial {
   Fd fd;
   absl::Status status;  // of the exchange; OK when a reply was read
@@ -47,7 +48,14 @@ RawDial DialWithHello(const HostPort& addr, const Hello& hello) {
   if (!out.status.ok()) return out;
   absl::StatusOr<HelloReply> reply = DecodeHelloReply(payload);
   out.status = reply.status();
-  if (reply.ok()) out.reply = *reply;
+  if (!reply.ok()) return out;
+  out.reply = *reply;
+  if (out.reply.accepted) {
+    // These meshes run without a token: the confirmation's MAC is zero.
+    std::vector<uint8_t> confirm = EncodeHelloConfirmFrame(HelloConfirm{});
+    out.status =
+        WriteFull(out.fd.get(), confirm.data(), confirm.size(), deadline);
+  }
   return out;
 }
 

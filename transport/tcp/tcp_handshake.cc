@@ -31,7 +31,7 @@ absl::Status TrailingBytes(const ByteReader& r, const char* what) {
 
 }  // namespace
 
-std::vector<uint8_t> EncodeHelloFrame(const Hello& hello) {
+std::vector<uint8_t> HelloAuthContext(const Hello& hello) {
   ByteWriter w;
   w.U64(hello.group_id);
   w.U64(hello.epoch);
@@ -39,14 +39,32 @@ std::vector<uint8_t> EncodeHelloFrame(const Hello& hello) {
   w.I32(hello.to_rank);
   w.U32(hello.conn_index);
   w.U32(hello.num_connections);
+  w.U8(hello.authenticated ? 1 : 0);
+  return w.Take();
+}
+
+std::vector<uint8_t> EncodeHelloFrame(const Hello& hello) {
+  ByteWriter w;
+  std::vector<uint8_t> fields = HelloAuthContext(hello);
+  w.Bytes(fields.data(), fields.size());
+  w.Bytes(hello.nonce.data(), hello.nonce.size());
   return Frame(w.data());
 }
 
 std::vector<uint8_t> EncodeHelloReplyFrame(const HelloReply& reply) {
   ByteWriter w;
-  w.U8(reply.accepted ? 1 : 0);
+  // Verdict: 1 accepted, 0 refused, 2 refused for authentication.
+  w.U8(reply.accepted ? 1 : (reply.auth_refused ? 2 : 0));
   // Cut so that the reply always fits the peer's handshake limit.
   w.Str(reply.reason.substr(0, 1024));
+  w.Bytes(reply.nonce.data(), reply.nonce.size());
+  w.Bytes(reply.mac.data(), reply.mac.size());
+  return Frame(w.data());
+}
+
+std::vector<uint8_t> EncodeHelloConfirmFrame(const HelloConfirm& confirm) {
+  ByteWriter w;
+  w.Bytes(confirm.mac.data(), confirm.mac.size());
   return Frame(w.data());
 }
 
@@ -59,6 +77,13 @@ absl::StatusOr<Hello> DecodeHello(const std::vector<uint8_t>& payload) {
   MDN_ASSIGN_OR_RETURN(h.to_rank, r.I32());
   MDN_ASSIGN_OR_RETURN(h.conn_index, r.U32());
   MDN_ASSIGN_OR_RETURN(h.num_connections, r.U32());
+  MDN_ASSIGN_OR_RETURN(uint8_t auth, r.U8());
+  if (auth > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed hello: auth flag ", int{auth}, " is neither 0 nor 1"));
+  }
+  h.authenticated = auth == 1;
+  MDN_RETURN_IF_ERROR(r.Bytes(h.nonce.data(), h.nonce.size()));
   MDN_RETURN_IF_ERROR(TrailingBytes(r, "hello"));
   return h;
 }
@@ -68,18 +93,43 @@ absl::StatusOr<HelloReply> DecodeHelloReply(
   ByteReader r(payload.data(), payload.size());
   HelloReply reply;
   MDN_ASSIGN_OR_RETURN(uint8_t accepted, r.U8());
-  if (accepted > 1) {
+  if (accepted > 2) {
     return absl::InvalidArgumentError(
         absl::StrCat("malformed hello reply: verdict ", int{accepted},
-                     " is neither 0 nor 1"));
+                     " is not 0, 1 or 2"));
   }
   reply.accepted = accepted == 1;
+  reply.auth_refused = accepted == 2;
   MDN_ASSIGN_OR_RETURN(reply.reason, r.Str(1024));
+  MDN_RETURN_IF_ERROR(r.Bytes(reply.nonce.data(), reply.nonce.size()));
+  MDN_RETURN_IF_ERROR(r.Bytes(reply.mac.data(), reply.mac.size()));
   MDN_RETURN_IF_ERROR(TrailingBytes(r, "hello reply"));
   return reply;
 }
 
-std::string CheckHello(const Hello& h, const MeshSpec& spec) {
+absl::StatusOr<HelloConfirm> DecodeHelloConfirm(
+    const std::vector<uint8_t>& payload) {
+  ByteReader r(payload.data(), payload.size());
+  HelloConfirm confirm;
+  MDN_RETURN_IF_ERROR(r.Bytes(confirm.mac.data(), confirm.mac.size()));
+  MDN_RETURN_IF_ERROR(TrailingBytes(r, "hello confirmation"));
+  return confirm;
+}
+
+std::string CheckHello(const Hello& h, const MeshSpec& spec, bool* auth) {
+  const bool have_token = !spec.auth_token.empty();
+  if (h.authenticated != have_token) {
+    if (auth != nullptr) *auth = true;
+    return have_token
+               ? absl::StrCat("authentication failed: rank ", spec.rank,
+                              " requires the shared token but the dialer has "
+                              "none (set MERIDIAN_AUTH_TOKEN)")
+               : absl::StrCat("authentication failed: the dialer uses a token "
+                              "but rank ",
+                              spec.rank,
+                              " runs without one (MERIDIAN_INSECURE); "
+                              "refusing rather than dropping authentication");
+  }
   if (h.group_id != spec.group_id) {
     return absl::StrCat("group mismatch: the connection is for group ",
                         h.group_id, " but rank ", spec.rank,

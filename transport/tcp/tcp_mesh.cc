@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -54,15 +55,21 @@ struct Outgoing {
   Deadline retry_at{};    // kIdle: when to dial
   Deadline give_up_at{};  // this attempt's handshake timeout
   int backoff_ms = kFirstBackoffMs;
+  Hello hello;  // as sent on this attempt: the MACs bind its fields
   FrameReader reply;
   std::string last_error = "no connection attempt completed";
 };
 
 struct Incoming {
   Fd fd;
+  // The whole handshake (hello and confirmation) must fit in one timeout.
   Deadline give_up_at{};
   std::string from;  // remote address, for logs
-  FrameReader hello;
+  FrameReader frame;
+  // Set once the hello was accepted; the connection is used only after the
+  // dialer's confirmation proves the token.
+  std::optional<Hello> hello;
+  Nonce nonce{};  // ours, sent in the reply
 };
 
 struct Target {
@@ -98,6 +105,8 @@ class MeshBuilder {
   absl::Status OnDialReady(Outgoing& o, short revents);
   void AcceptAll();
   bool OnIncomingReady(Incoming& in);  // true: finished with it
+  bool OnHello(Incoming& in);
+  bool OnConfirm(Incoming& in);
   absl::Status TimeoutError() const;
 
   const MeshSpec& spec_;
@@ -196,13 +205,15 @@ absl::Status MeshBuilder::OnDialReady(Outgoing& o, short revents) {
       Retry(o, absl::StrCat("connect: ", strerror(err)));
       return absl::OkStatus();
     }
-    Hello hello;
+    Hello& hello = o.hello;
     hello.group_id = spec_.group_id;
     hello.epoch = spec_.epoch;
     hello.from_rank = spec_.rank;
     hello.to_rank = o.peer;
     hello.conn_index = o.index;
     hello.num_connections = k_;
+    hello.authenticated = !spec_.auth_token.empty();
+    hello.nonce = NewNonce();  // fresh per attempt: no replayable transcript
     std::vector<uint8_t> frame = EncodeHelloFrame(hello);
     // A fresh socket's buffer always takes ~80 bytes whole; a short write
     // means the connection is already broken.
@@ -240,8 +251,39 @@ absl::Status MeshBuilder::OnDialReady(Outgoing& o, short revents) {
                      reply.status().message()));
   }
   if (!reply->accepted) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        Name(o.peer), " refused connection ", o.index, ": ", reply->reason));
+    std::string why = absl::StrCat(Name(o.peer), " refused connection ",
+                                   o.index, ": ", reply->reason);
+    return reply->auth_refused ? absl::PermissionDeniedError(why)
+                               : absl::FailedPreconditionError(why);
+  }
+  const std::vector<uint8_t> context = HelloAuthContext(o.hello);
+  bool peer_proved = true;
+  HelloConfirm confirm;
+  if (!spec_.auth_token.empty()) {
+    Mac expected = HandshakeMac(spec_.auth_token, kMeshAuthLabel,
+                                kMeshAcceptorRole, reply->nonce,
+                                o.hello.nonce, context);
+    peer_proved = MacEquals(expected, reply->mac);
+    confirm.mac = HandshakeMac(spec_.auth_token, kMeshAuthLabel,
+                               kMeshDialerRole, o.hello.nonce, reply->nonce,
+                               context);
+  }
+  // Sent even when the peer failed to prove the token, so that it too
+  // reaches a verdict (and logs it) instead of waiting for a timeout; the
+  // MAC is bound to this connection's nonces and useless elsewhere.
+  std::vector<uint8_t> frame = EncodeHelloConfirmFrame(confirm);
+  ssize_t n = send(o.fd.get(), frame.data(), frame.size(),
+                   MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (!peer_proved) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "authentication failed: ", Name(o.peer),
+        " does not know the token (MERIDIAN_AUTH_TOKEN must be the same on "
+        "every peer)"));
+  }
+  if (n != static_cast<ssize_t>(frame.size())) {
+    Retry(o, absl::StrCat("sending hello confirmation: ",
+                          n < 0 ? strerror(errno) : "short write"));
+    return absl::OkStatus();
   }
   conns_[o.peer][o.index] = std::move(o.fd);
   o.phase = Outgoing::Phase::kDone;
@@ -273,23 +315,34 @@ void MeshBuilder::AcceptAll() {
 }
 
 bool MeshBuilder::OnIncomingReady(Incoming& in) {
-  absl::Status st = in.hello.Read(in.fd.get(), kHandshakeLimits);
+  absl::Status st = in.frame.Read(in.fd.get(), kHandshakeLimits);
   if (!st.ok()) {
     MDN_LOG(Info) << "dropping connection from " << in.from << ": "
                   << st.message();
     return true;
   }
-  if (!in.hello.done()) return false;
-  if (in.hello.header().type != FrameType::kHello) {
+  if (!in.frame.done()) return false;
+  if (in.frame.header().type != FrameType::kHello) {
     MDN_LOG(Info) << "dropping connection from " << in.from
                   << ": it did not start with a hello";
     return true;
   }
+  return in.hello ? OnConfirm(in) : OnHello(in);
+}
+
+bool MeshBuilder::OnHello(Incoming& in) {
   HelloReply reply;
-  absl::StatusOr<Hello> hello = DecodeHello(in.hello.payload());
-  reply.reason = hello.ok() ? CheckHello(*hello, spec_)
+  absl::StatusOr<Hello> hello = DecodeHello(in.frame.payload());
+  reply.reason = hello.ok() ? CheckHello(*hello, spec_, &reply.auth_refused)
                             : std::string(hello.status().message());
   reply.accepted = reply.reason.empty();
+  if (reply.accepted && !spec_.auth_token.empty()) {
+    in.nonce = NewNonce();
+    reply.nonce = in.nonce;
+    reply.mac = HandshakeMac(spec_.auth_token, kMeshAuthLabel,
+                             kMeshAcceptorRole, in.nonce, hello->nonce,
+                             HelloAuthContext(*hello));
+  }
   std::vector<uint8_t> frame = EncodeHelloReplyFrame(reply);
   ssize_t n = send(in.fd.get(), frame.data(), frame.size(),
                    MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -307,12 +360,40 @@ bool MeshBuilder::OnIncomingReady(Incoming& in) {
                   << ": reply not sent";
     return true;
   }
-  Fd& slot = conns_[hello->from_rank][hello->conn_index];
+  in.hello = *hello;
+  in.frame = FrameReader();
+  return false;
+}
+
+bool MeshBuilder::OnConfirm(Incoming& in) {
+  const Hello& hello = *in.hello;
+  absl::StatusOr<HelloConfirm> confirm = DecodeHelloConfirm(in.frame.payload());
+  if (!confirm.ok()) {
+    MDN_LOG(Info) << "dropping connection from " << in.from << ": "
+                  << confirm.status().message();
+    return true;
+  }
+  if (!spec_.auth_token.empty()) {
+    Mac expected =
+        HandshakeMac(spec_.auth_token, kMeshAuthLabel, kMeshDialerRole,
+                     hello.nonce, in.nonce, HelloAuthContext(hello));
+    if (!MacEquals(expected, confirm->mac)) {
+      // The rank in the hello is only a claim, but naming it is what lets
+      // the deadline error point at the peer whose token is wrong.
+      std::string why = absl::StrCat("authentication failed: peer at ",
+                                     in.from, " does not know the token");
+      MDN_LOG(Warn) << "refused connection claiming to be rank "
+                    << hello.from_rank << ": " << why;
+      refused_[hello.from_rank] = why;
+      return true;
+    }
+  }
+  Fd& slot = conns_[hello.from_rank][hello.conn_index];
   if (slot.valid()) {
     // The dialer gave up on an earlier attempt (handshake timeout) and dialed
     // again; the newest connection is the one it uses.
-    MDN_LOG(Info) << "rank " << hello->from_rank << " replaced connection "
-                  << hello->conn_index;
+    MDN_LOG(Info) << "rank " << hello.from_rank << " replaced connection "
+                  << hello.conn_index;
   }
   slot = std::move(in.fd);
   return true;
@@ -397,7 +478,8 @@ absl::Status MeshBuilder::Run() {
                          if (in.give_up_at > now) return false;
                          MDN_LOG(Info)
                              << "dropping connection from " << in.from
-                             << ": no hello within the handshake timeout";
+                             << ": handshake not completed within the "
+                                "handshake timeout";
                          return true;
                        }),
         incoming_.end());

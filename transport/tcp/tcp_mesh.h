@@ -6,6 +6,7 @@
 #define MERIDIAN_TRANSPORT_TCP_TCP_MESH_H_
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -45,6 +46,9 @@ struct MeshSpec {
   int world_size = 1;
   std::vector<HostPort> peer_addresses;  // index = rank
   TcpOptions options;
+  // The shared secret every connection proves knowledge of; empty: run
+  // unauthenticated (the caller has checked that this is allowed).
+  std::string auth_token;
 };
 
 // Connections per peer pair when the user sets none.  One connection is
