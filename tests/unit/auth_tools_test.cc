@@ -74,6 +74,28 @@ TEST(CoordinatorToolAuth, RefusesToStartWithoutATokenUnlessInsecure) {
       << with_token.out;
 }
 
+TEST(CoordinatorToolAuth, InsecureModeNeedsConsentOnBothSides) {
+  // An --insecure coordinator serves a peer with MERIDIAN_INSECURE=1, and
+  // refuses one that has a token (no silent downgrade).
+  const std::string perf =
+      kBin + "/all_reduce_perf -b 1024 -e 1024 -n 1 -w 1";
+  Result r = Shell(
+      "unset MERIDIAN_AUTH_TOKEN MERIDIAN_AUTH_TOKEN_FILE MERIDIAN_INSECURE; "
+      "f=$(mktemp); " + kBin +
+      "/meridian-coordinator --listen 127.0.0.1:0 --insecure > $f & c=$!; "
+      "for i in 1 2 3 4 5 6 7 8 9 10; do grep -q listening $f && break; "
+      "sleep 0.2; done; "
+      "a=$(sed -n \"s/.*listening on \\([^ ]*\\).*/\\1/p\" $f); "
+      "export MERIDIAN_COORDINATOR=$a MERIDIAN_WORLD_SIZE=1 "
+      "MERIDIAN_CONNECT_TIMEOUT_MS=5000; "
+      "MERIDIAN_INSECURE=1 " + perf + " >/dev/null; echo insecure-rc=$?; "
+      "MERIDIAN_AUTH_TOKEN=t " + perf + "; echo token-rc=$?; "
+      "kill $c; rm -f $f");
+  EXPECT_HAS_SUBSTR(r.out, "insecure-rc=0");
+  EXPECT_EQ(r.out.find("token-rc=0"), std::string::npos) << r.out;
+  EXPECT_HAS_SUBSTR(r.out, "this coordinator runs without a token");
+}
+
 // Each rank says whether it has a token, then runs a real all-reduce.
 std::string RanksReportToken(const std::string& env) {
   return std::string(kClean) + env + kBin +
