@@ -77,7 +77,9 @@ class ByteReader {
   }
   absl::Status Bytes(void* out, size_t n) {
     if (!Has(n)) return Short(n);
-    memcpy(out, p_, n);
+    // The reader of an empty vector holds a null pointer, which memcpy must
+    // not be given even for zero bytes (found by tests/fuzz).
+    if (n > 0) memcpy(out, p_, n);
     p_ += n;
     return absl::OkStatus();
   }
