@@ -117,6 +117,26 @@ std::vector<uint8_t> DialAsRankZero(const HostPort& addr, const MeshSpec& spec,
   return sent;
 }
 
+TEST(MeshAuthTest, IntruderDoesNotStopTheRightPeer) {
+  // Someone without the token claims rank 0's place first; the acceptor
+  // refuses it and still takes the real rank 0 when it comes.
+  const TcpOptions options = SmallFrames(1);
+  TestMesh m(2);
+  std::thread rank1([&] { m.Connect(options, 5000, WithToken("s"), {1}); });
+  bool accepted = false;
+  DialAsRankZero(m.addresses[1], m.Spec(0, options), "not-the-token",
+                 &accepted);
+  m.Connect(options, 5000, WithToken("s"), {0});
+  rank1.join();
+  ASSERT_TRUE(m.ranks[0]->status.ok()) << m.ranks[0]->status;
+  ASSERT_TRUE(m.ranks[1]->status.ok()) << m.ranks[1]->status;
+  uint64_t v = 0x0123456789abcdefull, got = 0;
+  m.link(1, 0)->PostRecv(1, 0, Desc(1), &got, sizeof(got));
+  m.link(0, 1)->PostSend(1, 0, Desc(1), &v, sizeof(v));
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Has(Ev::kRecvDone, 0, 1, 0); }));
+  EXPECT_EQ(got, v);
+}
+
 TEST(MeshAuthTest, ReplayedHandshakeIsRefused) {
   const TcpOptions options = SmallFrames(1);
   std::vector<uint8_t> recorded;
