@@ -20,6 +20,9 @@ namespace {
       << "'" << (text) << "' does not contain '" << (part) << "'"
 
 const std::string kBin = MERIDIAN_BIN_DIR;
+// A peer program that is built whenever the tests are (perf tools may be
+// off, e.g. in the sanitizer build): README's example, one all-reduce.
+const std::string kPeer = kBin + "/../tests/readme_example";
 
 struct Result {
   int status = -1;
@@ -77,8 +80,7 @@ TEST(CoordinatorToolAuth, RefusesToStartWithoutATokenUnlessInsecure) {
 TEST(CoordinatorToolAuth, InsecureModeNeedsConsentOnBothSides) {
   // An --insecure coordinator serves a peer with MERIDIAN_INSECURE=1, and
   // refuses one that has a token (no silent downgrade).
-  const std::string perf =
-      kBin + "/all_reduce_perf -b 1024 -e 1024 -n 1 -w 1";
+  const std::string perf = kPeer;
   Result r = Shell(
       "unset MERIDIAN_AUTH_TOKEN MERIDIAN_AUTH_TOKEN_FILE MERIDIAN_INSECURE; "
       "f=$(mktemp); " + kBin +
@@ -101,7 +103,7 @@ std::string RanksReportToken(const std::string& env) {
   return std::string(kClean) + env + kBin +
          "/meridian-run -n 2 --timeout 60 -- sh -c \"echo token-\\${"
          "MERIDIAN_AUTH_TOKEN:+set}-\\${#MERIDIAN_AUTH_TOKEN}; exec " +
-         kBin + "/all_reduce_perf -b 1024 -e 1024 -n 1 -w 1\"";
+         kPeer + "\"";
 }
 
 TEST(MeridianRunAuth, GeneratesATokenForItsRanks) {
@@ -126,7 +128,7 @@ TEST(MeridianRunAuth, RankWithTheWrongTokenIsRefused) {
   Result r = Shell(std::string(kClean) + kBin +
                    "/meridian-run -n 1 --timeout 60 -- sh -c \"MERIDIAN_AUTH_"
                    "TOKEN=wrong MERIDIAN_CONNECT_TIMEOUT_MS=5000 exec " +
-                   kBin + "/all_reduce_perf -b 1024 -e 1024 -n 1 -w 1\"");
+                   kPeer + "\"");
   EXPECT_NE(r.status, 0) << r.out;
   EXPECT_HAS_SUBSTR(r.out, "authentication failed");
 }
