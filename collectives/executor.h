@@ -49,8 +49,6 @@ class Executor : public transport::LinkEvents {
   // notify_peers, tells every peer to abort it too.
   void Abort(const absl::Status& status, bool notify_peers);
 
-  // Why the link to `peer` is dead (OK while it is alive).
-  const absl::Status& peer_status(int peer) const { return dead_[peer]; }
 
   // LinkEvents.
   void OnSendDone(int peer, uint64_t op_seq, uint32_t msg) override;

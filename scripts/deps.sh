@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a build needs, only those that are missing.
-# Usage: scripts/deps.sh [build|bench|baselines]
+# Usage: scripts/deps.sh [build|baselines|fuzz]
 set -euo pipefail
 want=(build-essential cmake pkg-config libabsl-dev libgtest-dev libgmock-dev
-      libbenchmark-dev libhwloc-dev)
+      libbenchmark-dev libhwloc-dev libssl-dev)
 case "${1:-build}" in
   baselines) want+=(openmpi-bin libopenmpi-dev python3-torch python3-numpy) ;;
+  # clang and its runtime libraries (libFuzzer, the sanitizers).
+  fuzz) want+=(clang libclang-rt-14-dev) ;;
 esac
 missing=()
 for p in "${want[@]}"; do

@@ -10,18 +10,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-20}
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
 
-scripts/deps.sh build
-# clang and its runtime libraries (libFuzzer, the sanitizers), only if missing.
-missing=()
-for p in clang libclang-rt-14-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+scripts/deps.sh fuzz
 
 # Only the fuzz targets and the libraries they link are built here; perf/
 # and CUDA are left out so that the build stays short.
