@@ -30,7 +30,7 @@ OpSpec OpSpec::Decode(const transport::OpDescriptor& d) {
 std::string OpSpec::ToString() const {
   // Names come from tables indexed by value; values from the wire may be
   // anything, so print numbers for unknown ones.
-  std::string coll = static_cast<uint8_t>(collective) <= 5
+  std::string coll = static_cast<uint8_t>(collective) <= 6
                          ? planner::CollectiveName(collective)
                          : absl::StrCat("collective#", static_cast<int>(collective));
   std::string type = math::IsValid(dtype) ? math::DataTypeName(dtype)

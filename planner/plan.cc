@@ -12,6 +12,7 @@ const char* CollectiveName(Collective c) {
     case Collective::kAllGather: return "all_gather";
     case Collective::kReduceScatter: return "reduce_scatter";
     case Collective::kBarrier: return "barrier";
+    case Collective::kTransfer: return "transfer";
   }
   return "unknown";
 }

@@ -23,6 +23,9 @@ enum class Collective : uint8_t {
   kAllGather = 3,
   kReduceScatter = 4,
   kBarrier = 5,
+  // Point-to-point copies chosen by the caller (shared-state transfers):
+  // the plan, not the collective, says who sends what to whom.
+  kTransfer = 6,
 };
 const char* CollectiveName(Collective c);
 

@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [build|baselines|fuzz]
 set -euo pipefail
 want=(build-essential cmake pkg-config libabsl-dev libgtest-dev libgmock-dev
-      libbenchmark-dev libhwloc-dev libssl-dev)
+      libbenchmark-dev libhwloc-dev libssl-dev libxxhash-dev)
 case "${1:-build}" in
   baselines) want+=(openmpi-bin libopenmpi-dev python3-torch python3-numpy) ;;
   # clang and its runtime libraries (libFuzzer, the sanitizers).

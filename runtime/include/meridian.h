@@ -187,6 +187,96 @@ MDN_API mdnResult_t mdnCommConnectionsPerPeer(mdnComm_t comm, int* count_p);
  * of asynchronous operations); never NULL; empty when there was none. */
 MDN_API const char* mdnCommGetLastError(mdnComm_t comm);
 
+/* ----------------------------------------------------------- membership -- *
+ * Groups change: peers are lost (crash, hang, network failure) and new
+ * peers join.  Changes take effect only at step boundaries, on every rank
+ * together:
+ *
+ *  - A lost peer is detected by a transport error, by missed heartbeats at
+ *    the coordinator (MERIDIAN_HEARTBEAT_TIMEOUT_MS on the coordinator) or
+ *    by the per-operation timeout.  The operation it cuts (or, if none was
+ *    running, the next one) returns mdnPeerLost on every survivor, naming
+ *    the lost peer; nothing is written to an in-place buffer that failed
+ *    (the input is left intact).  Operations queued before the error was
+ *    returned fail the same way.  The next call after that re-forms the
+ *    group (new epoch, ranks renumbered 0..size-1 in the old order) and
+ *    runs on it: query rank and size again after mdnPeerLost.
+ *  - A peer that calls mdnCommCreate after the group has formed is pending:
+ *    it is admitted, and its mdnCommCreate returns, when the members call
+ *    mdnCommUpdate.  It gets the next free ranks.
+ *
+ * Rank, size and epoch may change only inside mdnCommUpdate and in the call
+ * that follows an mdnPeerLost/mdnTimeout. */
+
+/* Collective over the current members: accepts pending joiners and drops
+ * lost peers, forming a new epoch if anything changed (otherwise a no-op
+ * round trip to the coordinator).  Every member must call it at the same
+ * point of its sequence of calls.  Blocks; waits for queued operations
+ * first.
+ * Errors: mdnInvalidArgument (NULL), mdnTimeout or mdnUnavailable (the
+ *         coordinator is unreachable for the connect timeout), mdnPeerLost
+ *         (this peer was evicted from the group: create a new communicator
+ *         to rejoin; or a member was lost while re-forming: call again). */
+MDN_API mdnResult_t mdnCommUpdate(mdnComm_t comm);
+
+/* Collective over the current members, and cheap (one tiny all-reduce, no
+ * coordinator round trip): sets *count_p to the number of peers waiting to
+ * join, the same value on every rank, so that all ranks agree whether to
+ * call mdnCommUpdate.
+ * Errors: mdnInvalidArgument (NULL), those of mdnAllReduce. */
+MDN_API mdnResult_t mdnCommPendingJoiners(mdnComm_t comm, int* count_p);
+
+/* Runs fn(comm, user) until it returns anything other than mdnPeerLost or
+ * mdnTimeout.  After each such failure the group re-forms (mdnCommUpdate);
+ * if it then has fewer than min_world_size members, or max_attempts calls
+ * have failed (0: no limit), the last error is returned.  fn must leave its
+ * inputs reusable after a failure (in-place collectives do).
+ * Errors: mdnInvalidArgument (NULL comm or fn, min_world_size < 1), fn's
+ *         own errors, mdnPeerLost when the group shrank below
+ *         min_world_size (the message says to how many). */
+typedef mdnResult_t (*mdnRetryFn_t)(mdnComm_t comm, void* user);
+MDN_API mdnResult_t mdnRetry(mdnComm_t comm, int min_world_size,
+                             int max_attempts, mdnRetryFn_t fn, void* user);
+
+/* --------------------------------------------------------- shared state -- *
+ * Named tensors that every member must hold bit for bit (model weights,
+ * optimizer state, the step counter).  Each carries a revision that the
+ * application increases by one whenever it changes the tensor. */
+typedef struct {
+  const char* name;         /* unique within one sync call; <= 255 bytes */
+  void* data;               /* count elements of datatype */
+  size_t count;
+  mdnDataType_t datatype;
+  uint64_t revision;        /* in: this peer's revision; out: the group's */
+} mdnSharedTensor_t;
+
+typedef struct {
+  uint64_t bytes_sent;      /* tensor bytes this peer sent to others */
+  uint64_t bytes_received;  /* tensor bytes this peer fetched */
+  uint32_t tensors_received;/* tensors this peer replaced */
+  uint32_t tensors_sent;    /* transfers this peer served */
+} mdnSyncInfo_t;
+
+/* Collective over the current members: afterwards every member holds the
+ * same bytes and revision for each tensor.  Members report (revision, XXH3
+ * hash) of each tensor; the most common content among the newest revision
+ * wins (ties: the one held by the lowest rank); members holding anything
+ * else fetch it from a holder, striped over that holder's connections, and
+ * verify it by hash.  A steady-state sync, where all agree, moves no tensor
+ * bytes.  Joiners call it before their first step to receive the state.
+ * Every member must pass the same names in the same order, with the same
+ * count and datatype.  info_p may be NULL.
+ * Errors: mdnInvalidArgument (NULL or duplicate names, bad datatype),
+ *         mdnInvalidUsage (members passed different names, counts or
+ *         types; or a member's revision is more than one ahead of the
+ *         group's last synced revision — the message names the member;
+ *         nothing was transferred), mdnRemoteError (received bytes fail the
+ *         hash check), those of the collectives (mdnPeerLost ...). */
+MDN_API mdnResult_t mdnSharedStateSync(mdnComm_t comm,
+                                       mdnSharedTensor_t* tensors,
+                                       size_t num_tensors,
+                                       mdnSyncInfo_t* info_p);
+
 /* ---------------------------------------------------------- collectives -- *
  * Blocking forms return when this rank's part is complete and the buffers
  * may be reused.  The *Async forms return at once with a request; the

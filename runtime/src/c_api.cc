@@ -10,6 +10,7 @@
 #include "meridian.h"
 #include "runtime/coordinator/coordinator.h"
 #include "runtime/src/comm_options.h"
+#include "runtime/src/c_api_internal.h"
 #include "runtime/src/communicator.h"
 #include "runtime/src/errors.h"
 #include "runtime/src/validate.h"
@@ -22,31 +23,25 @@ using meridian::runtime::ToResult;
 namespace planner = meridian::planner;
 namespace math = meridian::math;
 
-struct mdnComm {
-  std::unique_ptr<Communicator> impl;
-};
+namespace meridian::runtime::capi {
 
-struct mdnRequest {
-  std::shared_ptr<Request> impl;
-  mdnComm* comm;
-};
-
-struct mdnCoordinator {
-  std::unique_ptr<meridian::coordinator::Coordinator> impl;
-};
-
-namespace {
-
-mdnResult_t Fail(const absl::Status& status, mdnComm* comm = nullptr) {
+mdnResult_t Fail(const absl::Status& status, mdnComm* comm) {
   std::string msg(status.message());
   SetThreadError(msg);
   if (comm != nullptr) comm->impl->SetLastError(msg);
   return ToResult(status);
 }
 
-mdnResult_t InvalidArg(const std::string& msg, mdnComm* comm = nullptr) {
+mdnResult_t InvalidArg(const std::string& msg, mdnComm* comm) {
   return Fail(absl::InvalidArgumentError(msg), comm);
 }
+
+}  // namespace meridian::runtime::capi
+
+using meridian::runtime::capi::Fail;
+using meridian::runtime::capi::InvalidArg;
+
+namespace {
 
 // Validates and queues; *request_p receives the handle.
 mdnResult_t Enqueue(mdnComm* comm, const meridian::collectives::OpSpec& spec,

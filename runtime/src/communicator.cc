@@ -106,6 +106,7 @@ std::string Communicator::LastError() const {
 }
 
 std::shared_ptr<const planner::Plan> Communicator::PlanFor(const OpArgs& args) {
+  if (args.plan) return args.plan;
   const auto& spec = args.spec;
   const size_t esize = math::DataTypeSize(spec.dtype);
   PlanKey key{static_cast<int>(spec.collective), spec.count, spec.root, args.in_place,

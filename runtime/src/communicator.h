@@ -37,6 +37,10 @@ class Communicator {
   int size() const { return roster_.world_size; }
   uint64_t epoch() const { return roster_.epoch; }
   int connections_per_peer() const { return connections_per_peer_; }
+  const CommOptions& options() const { return options_; }
+  // Shared-state sync's memory: the revision each tensor name had after the
+  // last sync this peer took part in.  Used only by the caller's thread.
+  std::map<std::string, uint64_t>& synced_revisions() { return synced_revisions_; }
 
   // Queues an operation (arguments already validated).  Thread-safe.
   std::shared_ptr<Request> Submit(const OpArgs& args);
@@ -65,6 +69,7 @@ class Communicator {
   std::deque<std::shared_ptr<Request>> queue_;
   bool stop_ = false;
   std::string last_error_;
+  std::map<std::string, uint64_t> synced_revisions_;
 
   // Progress-thread state.
   std::thread progress_;

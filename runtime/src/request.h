@@ -7,7 +7,10 @@
 #include <mutex>
 
 #include "absl/status/status.h"
+#include <memory>
+
 #include "collectives/op_descriptor.h"
+#include "planner/plan.h"
 
 namespace meridian::runtime {
 
@@ -16,6 +19,9 @@ struct OpArgs {
   const void* input = nullptr;
   void* output = nullptr;
   bool in_place = false;
+  // A plan made by the caller (shared-state transfers); null: the
+  // communicator plans the collective itself.
+  std::shared_ptr<const planner::Plan> plan;
 };
 
 class Request {
