@@ -1,0 +1,59 @@
+// A group of communicators for tests: n ranks as threads of this process
+// against an in-process coordinator (MERIDIAN_AUTH_TOKEN must be set first,
+// e.g. by a ::testing::Environment).
+#ifndef MERIDIAN_TESTS_UNIT_COMM_GROUP_H_
+#define MERIDIAN_TESTS_UNIT_COMM_GROUP_H_
+
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "meridian.h"
+
+namespace meridian::test_util {
+
+class CommGroup {
+ public:
+  explicit CommGroup(int n, int timeout_ms = 20000) : n_(n), comms_(n) {
+    EXPECT_EQ(mdnCoordinatorCreate("127.0.0.1:0", &coord_), mdnSuccess) << mdnGetLastError();
+    char addr[128];
+    EXPECT_EQ(mdnCoordinatorGetAddress(coord_, addr, sizeof(addr)), mdnSuccess);
+    const std::string address = addr;
+    Run([&](int r, mdnComm_t) {
+      mdnCommConfig_t cfg;
+      mdnCommConfigInit(&cfg);
+      cfg.coordinator = address.c_str();
+      cfg.world_size = n_;
+      cfg.rank = r;
+      cfg.connect_timeout_ms = timeout_ms;
+      cfg.op_timeout_ms = timeout_ms;
+      EXPECT_EQ(mdnCommCreate(&cfg, &comms_[r]), mdnSuccess) << mdnGetLastError();
+    });
+  }
+  ~CommGroup() {
+    for (auto c : comms_) mdnCommDestroy(c);
+    mdnCoordinatorDestroy(coord_);
+  }
+  CommGroup(const CommGroup&) = delete;
+  CommGroup& operator=(const CommGroup&) = delete;
+
+  // Runs fn(rank, comm) on every rank at once.
+  void Run(const std::function<void(int, mdnComm_t)>& fn) {
+    std::vector<std::thread> threads;
+    for (int r = 0; r < n_; ++r) threads.emplace_back([&, r] { fn(r, comms_[r]); });
+    for (auto& t : threads) t.join();
+  }
+  mdnComm_t comm(int r) { return comms_[r]; }
+  int size() const { return n_; }
+
+ private:
+  int n_;
+  mdnCoordinator_t coord_ = nullptr;
+  std::vector<mdnComm_t> comms_;
+};
+
+}  // namespace meridian::test_util
+
+#endif  // MERIDIAN_TESTS_UNIT_COMM_GROUP_H_
