@@ -432,6 +432,35 @@ TEST(SharedStateSyncTest, LargeTensorTransfersCorrectly) {
   EXPECT_EQ(info[1].tensors_received, 1u);
 }
 
+TEST(SharedStateSyncTest, BytesThatFailTheHashCheckAreRemoteErrorEverywhere) {
+  // Rank 1 passes two tensors that share one buffer: the second transfer
+  // overwrites the first's bytes before they are verified, as if they had
+  // been corrupted in transit.
+  Group g(3);
+  std::vector<std::vector<int32_t>> p(3, std::vector<int32_t>(100, 1)),
+      q(3, std::vector<int32_t>(100, 2));
+  std::vector<mdnResult_t> rc(3);
+  std::vector<std::string> err(3);
+  std::vector<uint64_t> revs(3);
+  g.Run([&](int r, mdnComm_t c) {
+    int32_t* qbuf = r == 1 ? p[1].data() : q[r].data();
+    if (r == 1) std::fill(p[1].begin(), p[1].end(), 0);
+    mdnSharedTensor_t t[2] = {{"a", p[r].data(), 100, mdnInt32, r == 1 ? 1u : 2u},
+                              {"b", qbuf, 100, mdnInt32, r == 1 ? 1u : 2u}};
+    rc[r] = mdnSharedStateSync(c, t, 2, nullptr);
+    err[r] = mdnCommGetLastError(c);
+    revs[r] = t[0].revision;
+  });
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(rc[r], mdnRemoteError) << "rank " << r;
+    EXPECT_NE(err[r].find("shared tensor 'a': the bytes rank 1 received from rank 0 fail the "
+                          "hash check"),
+              std::string::npos)
+        << err[r];
+    EXPECT_EQ(revs[r], r == 1 ? 1u : 2u);  // not advanced
+  }
+}
+
 TEST(SharedStateSyncTest, BadArgumentsAreInvalidArgument) {
   Group g(2);
   mdnComm_t c = g.comm(0);
