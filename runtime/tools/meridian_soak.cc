@@ -171,8 +171,7 @@ bool Contains(const char* haystack, const char* needle) {
 // (as opposed to naming another peer that was).
 bool SaysSelfEvicted(const char* msg) {
   if (!msg) return false;
-  return Contains(msg, "this peer was evicted") || Contains(msg, "this peer has been evicted") ||
-         Contains(msg, "was evicted from the group") || Contains(msg, "evicted from the group") ||
+  return (Contains(msg, "this peer") && Contains(msg, "evicted")) ||
          Contains(msg, "create a new communicator");
 }
 
@@ -189,6 +188,10 @@ class Soak {
   // Records and prints a fault; returns true when it is one the loop goes on
   // after (mdnPeerLost, mdnTimeout).
   bool Fault(mdnResult_t rc, const char* where, const char* msg);
+  // What to do after a failed call on comm_: go on (a fault; the next call
+  // re-forms the group), join again with a new communicator (this peer was
+  // evicted), or stop (returns an exit status > 0).
+  int Failed(mdnResult_t rc, const char* where);
   int Fatal(mdnResult_t rc, const char* where, const char* msg);
   void Summary(const char* how) const;
 
@@ -196,6 +199,7 @@ class Soak {
   Stats st_;
   mdnComm_t comm_ = nullptr;
   bool need_rejoin_ = false;
+  bool fresh_ = true;  // no call made on comm_ since it was created
   int consecutive_faults_ = 0;
   double t0_ = NowSeconds();
 };
@@ -208,7 +212,10 @@ int Soak::Create(bool rejoin) {
   }
   for (int attempt = 1;; ++attempt) {
     mdnResult_t rc = mdnCommCreate(nullptr, &comm_);
-    if (rc == mdnSuccess) return 0;
+    if (rc == mdnSuccess) {
+      fresh_ = true;
+      return 0;
+    }
     comm_ = nullptr;
     const char* msg = mdnGetLastError();
     bool transient = rc == mdnTimeout || rc == mdnPeerLost || (rejoin && rc == mdnUnavailable);
@@ -226,6 +233,23 @@ bool Soak::Fault(mdnResult_t rc, const char* where, const char* msg) {
                msg && *msg ? msg : "(no message)");
   std::fflush(stderr);
   return true;
+}
+
+int Soak::Failed(mdnResult_t rc, const char* where) {
+  const char* msg = mdnCommGetLastError(comm_);
+  if (SaysSelfEvicted(msg) && rc != mdnInvalidArgument) {
+    // Evicted (hung past the heartbeat timeout, or the group moved on
+    // without us): mdnPeerLost by the contract, but whatever the code, the
+    // way back is a new communicator.
+    ++st_.faults;
+    std::fprintf(stderr, "fault %s %s: %s\n", mdnGetErrorString(rc), where, msg);
+    std::fflush(stderr);
+    need_rejoin_ = true;
+    return 0;
+  }
+  if (!Fault(rc, where, msg)) return Fatal(rc, where, msg);
+  ++consecutive_faults_;
+  return 0;
 }
 
 int Soak::Fatal(mdnResult_t rc, const char* where, const char* msg) {
@@ -276,30 +300,26 @@ int Soak::Run() {
       continue;
     }
 
-    // (a) Admit joiners at the step boundary.
-    int pending = 0;
-    mdnResult_t rc = mdnCommPendingJoiners(comm_, &pending);
-    if (rc == mdnSuccess && pending > 0) {
-      rc = mdnCommUpdate(comm_);
-      if (rc == mdnSuccess) ++st_.updates;
+    // (a) Admit joiners at the step boundary.  Not right after joining: the
+    // members that admitted us are past their mdnCommUpdate and go on with
+    // the sync (and a new group starts there too).
+    if (!fresh_) {
+      int pending = 0;
+      mdnResult_t rc = mdnCommPendingJoiners(comm_, &pending);
       if (rc != mdnSuccess) {
-        const char* msg = mdnCommGetLastError(comm_);
-        if (!Fault(rc, "mdnCommUpdate", msg)) return Fatal(rc, "mdnCommUpdate", msg);
-        ++consecutive_faults_;
-        if (rc == mdnPeerLost && Contains(msg, "evicted") && SaysSelfEvicted(msg)) {
-          need_rejoin_ = true;
-        }
+        if (int exit_rc = Failed(rc, "mdnCommPendingJoiners")) return exit_rc;
         continue;
       }
-    } else if (rc != mdnSuccess) {
-      const char* msg = mdnCommGetLastError(comm_);
-      if (!Fault(rc, "mdnCommPendingJoiners", msg)) {
-        return Fatal(rc, "mdnCommPendingJoiners", msg);
+      if (pending > 0) {
+        rc = mdnCommUpdate(comm_);
+        if (rc != mdnSuccess) {
+          if (int exit_rc = Failed(rc, "mdnCommUpdate")) return exit_rc;
+          continue;
+        }
+        ++st_.updates;
       }
-      ++consecutive_faults_;
-      if (rc == mdnPeerLost && SaysSelfEvicted(msg)) need_rejoin_ = true;
-      continue;
     }
+    fresh_ = false;
 
     // (b) Agree on the shared state: the step counter and the model.
     uint64_t step_value = step;
@@ -318,14 +338,11 @@ int Soak::Run() {
     model_backup = model;
     mdnSyncInfo_t info;
     std::memset(&info, 0, sizeof info);
-    rc = mdnSharedStateSync(comm_, tensors, num_tensors, &info);
+    mdnResult_t rc = mdnSharedStateSync(comm_, tensors, num_tensors, &info);
     st_.sync_bytes_received += info.bytes_received;
     st_.sync_bytes_sent += info.bytes_sent;
     if (rc != mdnSuccess) {
-      const char* msg = mdnCommGetLastError(comm_);
-      if (!Fault(rc, "mdnSharedStateSync", msg)) return Fatal(rc, "mdnSharedStateSync", msg);
-      ++consecutive_faults_;
-      if (rc == mdnPeerLost && SaysSelfEvicted(msg)) need_rejoin_ = true;
+      if (int exit_rc = Failed(rc, "mdnSharedStateSync")) return exit_rc;
       // A sync cut short may have replaced the tensors in part: go back to
       // what we held (consistent at revision `step`) and sync again.
       model.swap(model_backup);
@@ -373,10 +390,7 @@ int Soak::Run() {
     for (size_t i = 0; i < count; ++i) buf[i] = Contribution(step, rank, i);
     rc = mdnAllReduce(comm_, buf.data(), buf.data(), count, mdnInt32, mdnSum);
     if (rc != mdnSuccess) {
-      const char* msg = mdnCommGetLastError(comm_);
-      if (!Fault(rc, "mdnAllReduce", msg)) return Fatal(rc, "mdnAllReduce", msg);
-      ++consecutive_faults_;
-      if (rc == mdnPeerLost && SaysSelfEvicted(msg)) need_rejoin_ = true;
+      if (int exit_rc = Failed(rc, "mdnAllReduce")) return exit_rc;
       continue;
     }
 
