@@ -199,7 +199,6 @@ class Soak {
   Stats st_;
   mdnComm_t comm_ = nullptr;
   bool need_rejoin_ = false;
-  bool fresh_ = true;  // no call made on comm_ since it was created
   int consecutive_faults_ = 0;
   double t0_ = NowSeconds();
 };
@@ -212,10 +211,7 @@ int Soak::Create(bool rejoin) {
   }
   for (int attempt = 1;; ++attempt) {
     mdnResult_t rc = mdnCommCreate(nullptr, &comm_);
-    if (rc == mdnSuccess) {
-      fresh_ = true;
-      return 0;
-    }
+    if (rc == mdnSuccess) return 0;
     comm_ = nullptr;
     const char* msg = mdnGetLastError();
     bool transient = rc == mdnTimeout || rc == mdnPeerLost || (rejoin && rc == mdnUnavailable);
@@ -300,26 +296,25 @@ int Soak::Run() {
       continue;
     }
 
-    // (a) Admit joiners at the step boundary.  Not right after joining: the
-    // members that admitted us are past their mdnCommUpdate and go on with
-    // the sync (and a new group starts there too).
-    if (!fresh_) {
-      int pending = 0;
-      mdnResult_t rc = mdnCommPendingJoiners(comm_, &pending);
+    // (a) Admit joiners at the step boundary.  After an update, whether it
+    // worked or not, start over here: the joiners it admitted begin here
+    // too (a new communicator's first call is this one), so every member's
+    // sequence of calls stays the same.
+    int pending = 0;
+    mdnResult_t rc = mdnCommPendingJoiners(comm_, &pending);
+    if (rc != mdnSuccess) {
+      if (int exit_rc = Failed(rc, "mdnCommPendingJoiners")) return exit_rc;
+      continue;
+    }
+    if (pending > 0) {
+      rc = mdnCommUpdate(comm_);
       if (rc != mdnSuccess) {
-        if (int exit_rc = Failed(rc, "mdnCommPendingJoiners")) return exit_rc;
+        if (int exit_rc = Failed(rc, "mdnCommUpdate")) return exit_rc;
         continue;
       }
-      if (pending > 0) {
-        rc = mdnCommUpdate(comm_);
-        if (rc != mdnSuccess) {
-          if (int exit_rc = Failed(rc, "mdnCommUpdate")) return exit_rc;
-          continue;
-        }
-        ++st_.updates;
-      }
+      ++st_.updates;
+      continue;
     }
-    fresh_ = false;
 
     // (b) Agree on the shared state: the step counter and the model.
     uint64_t step_value = step;
@@ -338,7 +333,7 @@ int Soak::Run() {
     model_backup = model;
     mdnSyncInfo_t info;
     std::memset(&info, 0, sizeof info);
-    mdnResult_t rc = mdnSharedStateSync(comm_, tensors, num_tensors, &info);
+    rc = mdnSharedStateSync(comm_, tensors, num_tensors, &info);
     st_.sync_bytes_received += info.bytes_received;
     st_.sync_bytes_sent += info.bytes_sent;
     if (rc != mdnSuccess) {
