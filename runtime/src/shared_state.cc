@@ -131,7 +131,11 @@ absl::Status ValidateSharedTensors(const mdnSharedTensor_t* tensors, size_t num_
       return absl::InvalidArgumentError(absl::StrCat(
           which, ": duplicate name; names must be unique within one sync"));
     }
-    const auto dtype = static_cast<int>(t.datatype);
+    // Read as an int: the caller may have stored any value, and loading an
+    // out-of-range enum value is undefined behaviour.
+    int dtype;
+    static_assert(sizeof(dtype) == sizeof(t.datatype));
+    memcpy(&dtype, &t.datatype, sizeof(dtype));
     if (dtype < 0 || dtype >= math::kNumDataTypes) {
       return absl::InvalidArgumentError(absl::StrCat(
           which, ": unknown data type ", dtype, " (valid: 0..", math::kNumDataTypes - 1, ")"));
