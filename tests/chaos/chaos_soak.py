@@ -594,7 +594,11 @@ class Driver:
                 if gap > self.max_gap:
                     self.max_gap, self.max_gap_peer = gap, p.name
                 if gap > self.bound:
-                    progressed = any(start < t < b and q is not p for t, _, q in all_steps)
+                    # Hung while the others went on: they completed steps
+                    # after this peer had been silent for the whole bound.
+                    # (A stall of the whole group is the progress check's.)
+                    progressed = any(start + self.bound < t < b and q is not p
+                                     for t, _, q in all_steps)
                     if progressed:
                         self.fail("%s went %.1f s without a step (from %.1f s to %.1f s of "
                                   "the run) while others progressed (bound %.1f s)"
