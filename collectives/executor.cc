@@ -22,8 +22,8 @@ constexpr int kStagingSlots = 8;
 Executor::Executor(int rank, int world_size)
     : rank_(rank),
       world_size_(world_size),
-      last_progress_(std::chrono::steady_clock::now()),
-      dead_(world_size) {}
+      dead_(world_size),
+      last_progress_(std::chrono::steady_clock::now()) {}
 
 int Executor::NeededDeadPeer() const {
   for (int p = 0; p < world_size_; ++p) {
@@ -31,6 +31,13 @@ int Executor::NeededDeadPeer() const {
     const bool sends_left = op_.next_send[p] < op_.plan->sends_to[p].size();
     const bool recvs_left = op_.recvs_done[p] < op_.plan->recvs_from[p].size();
     if (sends_left || recvs_left) return p;
+  }
+  return -1;
+}
+
+int Executor::FirstDeadPeer() const {
+  for (int p = 0; p < world_size_; ++p) {
+    if (!dead_[p].ok()) return p;
   }
   return -1;
 }

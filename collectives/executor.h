@@ -45,6 +45,10 @@ class Executor : public transport::LinkEvents {
   // timeout messages).
   std::vector<int> WaitingOn() const;
 
+  // First peer whose link has failed (-1: none), and why.
+  int FirstDeadPeer() const;
+  const absl::Status& dead_status(int peer) const { return dead_[peer]; }
+
   // Fails the running operation with `status` (e.g. a timeout); when
   // notify_peers, tells every peer to abort it too.
   void Abort(const absl::Status& status, bool notify_peers);

@@ -1,6 +1,10 @@
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
@@ -114,6 +118,71 @@ absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
 
 std::string CoordinatorClient::local_host() const { return local_host_; }
 
+absl::StatusOr<CoordinatorClient::Greeting> CoordinatorClient::Greet(
+    Deadline deadline) {
+  HelloMsg hello;
+  hello.authenticated = !auth_token_.empty();
+  hello.nonce = transport::NewNonce();
+  absl::StatusOr<ControlMessage> welcome =
+      Exchange(fd_.get(), hello, coordinator_, "its WELCOME", deadline);
+  if (!welcome.ok()) return welcome.status();
+  const auto* w = std::get_if<WelcomeMsg>(&*welcome);
+  if (w == nullptr) return Unexpected(*welcome, "WELCOME", coordinator_);
+  if (w->version < kMinProtocolVersion || w->version > kProtocolVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "coordinator at ", coordinator_.ToString(), " chose protocol version ",
+        w->version, ", which this peer does not speak"));
+  }
+  heartbeat_interval_ms_ = static_cast<int>(
+      std::min<uint32_t>(w->heartbeat_interval_ms, 3600000));
+  if (!auth_token_.empty()) {
+    transport::Mac expected = transport::HandshakeMac(
+        auth_token_, kCoordinatorAuthLabel, kCoordinatorRole, w->nonce,
+        hello.nonce, {});
+    if (!transport::MacEquals(expected, w->mac)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "authentication failed: coordinator at ", coordinator_.ToString(),
+          " does not know this peer's token (MERIDIAN_AUTH_TOKEN / "
+          "MERIDIAN_AUTH_TOKEN_FILE must match the coordinator's)"));
+    }
+  }
+  return Greeting{hello.nonce, w->nonce};
+}
+
+namespace {
+
+// Waits for the coordinator's answer, sending HEARTBEATs meanwhile: forming
+// a group or being admitted to one can take longer than the coordinator's
+// heartbeat timeout.
+absl::StatusOr<ControlMessage> AwaitReply(int fd, int heartbeat_interval_ms,
+                                          const HostPort& coord,
+                                          const std::string& waiting_for,
+                                          Deadline deadline) {
+  while (true) {
+    int wait_ms = transport::MillisLeft(deadline);
+    if (heartbeat_interval_ms > 0) wait_ms = std::min(wait_ms, heartbeat_interval_ms);
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int rc = poll(&pfd, 1, std::max(wait_ms, 0));
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc > 0) break;
+    if (transport::Clock::now() >= deadline) {
+      return ExplainReadError(absl::DeadlineExceededError("timeout"), coord,
+                              waiting_for);
+    }
+    absl::Status sent = WriteMessage(fd, HeartbeatMsg{}, deadline);
+    if (!sent.ok()) return ExplainWriteError(sent, coord);
+  }
+  absl::StatusOr<ControlMessage> reply =
+      ReadMessage(fd, kCoordinatorToPeerLimits, deadline);
+  if (!reply.ok()) return ExplainReadError(reply.status(), coord, waiting_for);
+  if (const auto* err = std::get_if<ErrorMsg>(&*reply)) {
+    return Refusal(*err, coord);
+  }
+  return reply;
+}
+
+}  // namespace
+
 absl::StatusOr<Roster> CoordinatorClient::Join(int world_size,
                                                int requested_rank,
                                                const HostPort& data_address,
@@ -149,61 +218,87 @@ absl::StatusOr<Roster> CoordinatorClient::Join(int world_size,
     return st;
   };
 
-  HelloMsg hello;
-  hello.authenticated = !auth_token_.empty();
-  hello.nonce = transport::NewNonce();
-  absl::StatusOr<ControlMessage> welcome =
-      Exchange(fd_.get(), hello, coordinator_, "its WELCOME", deadline);
-  if (!welcome.ok()) return fail(welcome.status());
-  const auto* w = std::get_if<WelcomeMsg>(&*welcome);
-  if (w == nullptr) return fail(Unexpected(*welcome, "WELCOME", coordinator_));
-  if (w->version < kMinProtocolVersion || w->version > kProtocolVersion) {
-    return fail(absl::FailedPreconditionError(absl::StrCat(
-        "coordinator at ", coordinator_.ToString(), " chose protocol version ",
-        w->version, ", which this peer does not speak")));
-  }
-
   JoinMsg join{world_size, requested_rank, data_address, {}};
-  bool coordinator_proved = true;
+  absl::StatusOr<Greeting> greeting = Greet(deadline);
+  if (!greeting.ok()) {
+    if (absl::IsPermissionDenied(greeting.status())) {
+      // The JOIN goes out anyway, so that the coordinator reaches its own
+      // verdict and logs the refused peer; its MAC is zero and useless to
+      // anyone who records it.
+      (void)WriteMessage(fd_.get(), join, deadline);
+    }
+    return fail(greeting.status());
+  }
   if (!auth_token_.empty()) {
-    transport::Mac expected = transport::HandshakeMac(
-        auth_token_, kCoordinatorAuthLabel, kCoordinatorRole, w->nonce,
-        hello.nonce, {});
-    coordinator_proved = transport::MacEquals(expected, w->mac);
     join.mac = transport::HandshakeMac(auth_token_, kCoordinatorAuthLabel,
-                                       kPeerRole, hello.nonce, w->nonce,
-                                       JoinAuthContext(join));
+                                       kPeerRole, greeting->own,
+                                       greeting->theirs, JoinAuthContext(join));
   }
-  if (!coordinator_proved) {
-    // The JOIN goes out anyway, so that the coordinator reaches its own
-    // verdict and logs the refused peer; its MAC is bound to this
-    // connection's nonces and is useless to anyone who records it.
-    (void)WriteMessage(fd_.get(), join, deadline);
-    return fail(absl::PermissionDeniedError(absl::StrCat(
-        "authentication failed: coordinator at ", coordinator_.ToString(),
-        " does not know this peer's token (MERIDIAN_AUTH_TOKEN / "
-        "MERIDIAN_AUTH_TOKEN_FILE must match the coordinator's)")));
-  }
-  absl::StatusOr<ControlMessage> reply = Exchange(
-      fd_.get(), join, coordinator_,
-      absl::StrCat("the group of ", world_size, " peers to form"), deadline);
+  absl::Status sent = WriteMessage(fd_.get(), join, deadline);
+  if (!sent.ok()) return fail(ExplainWriteError(sent, coordinator_));
+  absl::StatusOr<ControlMessage> reply = AwaitReply(
+      fd_.get(), heartbeat_interval_ms_, coordinator_,
+      absl::StrCat("the group of ", world_size,
+                   " peers to form (or, if it has formed, for its members to "
+                   "admit this peer at their next mdnCommUpdate)"),
+      deadline);
   if (!reply.ok()) return fail(reply.status());
   auto* roster_msg = std::get_if<RosterMsg>(&*reply);
   if (roster_msg == nullptr) {
     return fail(Unexpected(*reply, "ROSTER", coordinator_));
   }
   Roster& roster = roster_msg->roster;
-  if (roster.world_size != world_size ||
-      (requested_rank >= 0 && roster.rank != requested_rank)) {
+  // A joiner admitted to a running group gets that group's size and a free
+  // rank, whatever it asked for; only the first formation honours them.
+  if (roster.epoch == 1 &&
+      (roster.world_size != world_size ||
+       (requested_rank >= 0 && roster.rank != requested_rank))) {
     return fail(absl::DataLossError(absl::StrCat(
         "coordinator at ", coordinator_.ToString(), " sent a roster for rank ",
         roster.rank, " of ", roster.world_size, " peers; asked for rank ",
         requested_rank, " of ", world_size)));
   }
+  if (roster.peers.size() != static_cast<size_t>(roster.world_size)) {
+    return fail(absl::DataLossError(absl::StrCat(
+        "coordinator at ", coordinator_.ToString(), " sent a roster of ",
+        roster.peers.size(), " addresses for ", roster.world_size, " peers")));
+  }
   joined_ = true;
   MDN_LOG(Info) << "joined group " << absl::StrCat(absl::Hex(roster.group_id))
-                << " as rank " << roster.rank << " of " << roster.world_size;
+                << " epoch " << roster.epoch << " as rank " << roster.rank
+                << " of " << roster.world_size;
   return std::move(roster);
+}
+
+absl::Status CoordinatorClient::Rejoin(const Roster& roster,
+                                       const HostPort& data_address,
+                                       Deadline deadline) {
+  auto fail = [this](absl::Status st) {
+    fd_.reset();
+    return st;
+  };
+  ReconnectMsg msg;
+  msg.group_id = roster.group_id;
+  msg.epoch = roster.epoch;
+  msg.rank = roster.rank;
+  msg.world_size = roster.world_size;
+  msg.data_address = data_address;
+  absl::StatusOr<Greeting> greeting = Greet(deadline);
+  if (!greeting.ok()) return fail(greeting.status());
+  if (!auth_token_.empty()) {
+    msg.mac = transport::HandshakeMac(auth_token_, kCoordinatorAuthLabel,
+                                      kPeerRole, greeting->own,
+                                      greeting->theirs,
+                                      ReconnectAuthContext(msg));
+  }
+  absl::StatusOr<ControlMessage> reply =
+      Exchange(fd_.get(), msg, coordinator_, "its answer to RECONNECT", deadline);
+  if (!reply.ok()) return fail(reply.status());
+  if (!std::holds_alternative<NoticeMsg>(*reply)) {
+    return fail(Unexpected(*reply, "NOTICE", coordinator_));
+  }
+  joined_ = true;
+  return absl::OkStatus();
 }
 
 }  // namespace meridian::coordinator

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "transport/auth.h"
 #include "transport/socket.h"
 
 namespace meridian::coordinator {
@@ -77,12 +78,33 @@ class CoordinatorClient {
                               const transport::HostPort& data_address,
                               transport::Deadline deadline);
 
+  // Reports back to a coordinator that has restarted: this peer is `rank`
+  // of `roster`'s group and epoch.  Errors as Join's; FailedPrecondition
+  // when the coordinator no longer counts this peer as a member (evicted,
+  // or the group moved on).
+  absl::Status Rejoin(const Roster& roster,
+                      const transport::HostPort& data_address,
+                      transport::Deadline deadline);
+
+  // After Join/Rejoin: the connection, for the membership client to keep.
+  transport::Fd ReleaseFd() { return std::move(fd_); }
+  // How often the coordinator wants heartbeats (from its WELCOME; 0: never).
+  int heartbeat_interval_ms() const { return heartbeat_interval_ms_; }
+
   ~CoordinatorClient();
 
  private:
   CoordinatorClient(transport::Fd fd, transport::HostPort coordinator,
                     std::string local_host, std::string auth_token);
+  // HELLO -> WELCOME, checking the coordinator's proof of the token.
+  // Returns the nonces for the peer's own MAC.
+  struct Greeting {
+    transport::Nonce own{};
+    transport::Nonce theirs{};
+  };
+  absl::StatusOr<Greeting> Greet(transport::Deadline deadline);
   transport::Fd fd_;
+  int heartbeat_interval_ms_ = 0;
   std::string auth_token_;
   transport::HostPort coordinator_;
   std::string local_host_;

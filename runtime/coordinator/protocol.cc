@@ -64,6 +64,7 @@ absl::StatusOr<ControlMessage> DecodeWelcome(ByteReader& r) {
   MDN_ASSIGN_OR_RETURN(m.version, r.U16());
   MDN_RETURN_IF_ERROR(r.Bytes(m.nonce.data(), m.nonce.size()));
   MDN_RETURN_IF_ERROR(r.Bytes(m.mac.data(), m.mac.size()));
+  MDN_ASSIGN_OR_RETURN(m.heartbeat_interval_ms, r.U32());
   return m;
 }
 
@@ -120,11 +121,83 @@ void WriteJoinFields(ByteWriter& w, const JoinMsg& m) {
   WriteHostPort(w, m.data_address);
 }
 
+void WriteReconnectFields(ByteWriter& w, const ReconnectMsg& m) {
+  w.U64(m.group_id);
+  w.U64(m.epoch);
+  w.I32(m.rank);
+  w.I32(m.world_size);
+  WriteHostPort(w, m.data_address);
+}
+
+absl::StatusOr<ControlMessage> DecodeHeartbeat(ByteReader& r) {
+  HeartbeatMsg m;
+  MDN_ASSIGN_OR_RETURN(m.epoch, r.U64());
+  return m;
+}
+
+absl::StatusOr<ControlMessage> DecodeNotice(ByteReader& r) {
+  NoticeMsg m;
+  MDN_ASSIGN_OR_RETURN(m.epoch, r.U64());
+  MDN_ASSIGN_OR_RETURN(m.pending_joiners, r.I32());
+  MDN_ASSIGN_OR_RETURN(m.lost_rank, r.I32());
+  if (m.pending_joiners < 0 || m.pending_joiners > kMaxWorldSize) {
+    return Malformed(absl::StrCat("notice: ", m.pending_joiners,
+                                  " pending joiners"));
+  }
+  if (m.lost_rank < -1 || m.lost_rank >= kMaxWorldSize) {
+    return Malformed(absl::StrCat("notice: lost rank ", m.lost_rank));
+  }
+  MDN_ASSIGN_OR_RETURN(uint8_t evicted, r.U8());
+  if (evicted > 1) {
+    return Malformed(absl::StrCat("notice evicted flag ", int{evicted},
+                                  " is neither 0 nor 1"));
+  }
+  m.evicted = evicted == 1;
+  MDN_ASSIGN_OR_RETURN(m.reason, r.Str(kMaxReasonLength));
+  return m;
+}
+
+absl::StatusOr<ControlMessage> DecodeUpdate(ByteReader& r) {
+  UpdateMsg m;
+  MDN_ASSIGN_OR_RETURN(m.epoch, r.U64());
+  MDN_ASSIGN_OR_RETURN(uint8_t force, r.U8());
+  if (force > 1) {
+    return Malformed(absl::StrCat("update force flag ", int{force},
+                                  " is neither 0 nor 1"));
+  }
+  m.force = force == 1;
+  return m;
+}
+
+// As with JOIN, whether rank and epoch make sense is the coordinator's
+// decision, except what no group can have.
+absl::StatusOr<ControlMessage> DecodeReconnect(ByteReader& r) {
+  ReconnectMsg m;
+  MDN_ASSIGN_OR_RETURN(m.group_id, r.U64());
+  MDN_ASSIGN_OR_RETURN(m.epoch, r.U64());
+  MDN_ASSIGN_OR_RETURN(m.rank, r.I32());
+  MDN_ASSIGN_OR_RETURN(m.world_size, r.I32());
+  MDN_RETURN_IF_ERROR(CheckWorldSize(m.world_size));
+  if (m.rank < 0 || m.rank >= m.world_size) {
+    return Malformed(absl::StrCat("reconnect rank ", m.rank,
+                                  " outside world size ", m.world_size));
+  }
+  MDN_ASSIGN_OR_RETURN(m.data_address, ReadHostPort(r));
+  MDN_RETURN_IF_ERROR(r.Bytes(m.mac.data(), m.mac.size()));
+  return m;
+}
+
 }  // namespace
 
 std::vector<uint8_t> JoinAuthContext(const JoinMsg& join) {
   ByteWriter w;
   WriteJoinFields(w, join);
+  return w.Take();
+}
+
+std::vector<uint8_t> ReconnectAuthContext(const ReconnectMsg& msg) {
+  ByteWriter w;
+  WriteReconnectFields(w, msg);
   return w.Take();
 }
 
@@ -135,6 +208,14 @@ MsgType TypeOf(const ControlMessage& msg) {
     MsgType operator()(const JoinMsg&) const { return MsgType::kJoin; }
     MsgType operator()(const RosterMsg&) const { return MsgType::kRoster; }
     MsgType operator()(const ErrorMsg&) const { return MsgType::kError; }
+    MsgType operator()(const HeartbeatMsg&) const {
+      return MsgType::kHeartbeat;
+    }
+    MsgType operator()(const NoticeMsg&) const { return MsgType::kNotice; }
+    MsgType operator()(const UpdateMsg&) const { return MsgType::kUpdate; }
+    MsgType operator()(const ReconnectMsg&) const {
+      return MsgType::kReconnect;
+    }
   };
   return std::visit(Visitor{}, msg);
 }
@@ -151,6 +232,14 @@ const char* MsgTypeName(MsgType type) {
       return "ROSTER";
     case MsgType::kError:
       return "ERROR";
+    case MsgType::kHeartbeat:
+      return "HEARTBEAT";
+    case MsgType::kNotice:
+      return "NOTICE";
+    case MsgType::kUpdate:
+      return "UPDATE";
+    case MsgType::kReconnect:
+      return "RECONNECT";
   }
   return "?";
 }
@@ -167,6 +256,7 @@ std::vector<uint8_t> EncodePayload(const ControlMessage& msg) {
     w.U16(m->version);
     w.Bytes(m->nonce.data(), m->nonce.size());
     w.Bytes(m->mac.data(), m->mac.size());
+    w.U32(m->heartbeat_interval_ms);
   } else if (const auto* m = std::get_if<JoinMsg>(&msg)) {
     WriteJoinFields(w, *m);
     w.Bytes(m->mac.data(), m->mac.size());
@@ -180,6 +270,20 @@ std::vector<uint8_t> EncodePayload(const ControlMessage& msg) {
   } else if (const auto* m = std::get_if<ErrorMsg>(&msg)) {
     w.U32(static_cast<uint32_t>(m->code));
     w.Str(m->message);
+  } else if (const auto* m = std::get_if<HeartbeatMsg>(&msg)) {
+    w.U64(m->epoch);
+  } else if (const auto* m = std::get_if<NoticeMsg>(&msg)) {
+    w.U64(m->epoch);
+    w.I32(m->pending_joiners);
+    w.I32(m->lost_rank);
+    w.U8(m->evicted ? 1 : 0);
+    w.Str(m->reason.substr(0, kMaxReasonLength));
+  } else if (const auto* m = std::get_if<UpdateMsg>(&msg)) {
+    w.U64(m->epoch);
+    w.U8(m->force ? 1 : 0);
+  } else if (const auto* m = std::get_if<ReconnectMsg>(&msg)) {
+    WriteReconnectFields(w, *m);
+    w.Bytes(m->mac.data(), m->mac.size());
   }
   return w.Take();
 }
@@ -203,6 +307,18 @@ absl::StatusOr<ControlMessage> DecodePayload(const uint8_t* data, size_t len) {
       break;
     case MsgType::kError:
       msg = DecodeError(r);
+      break;
+    case MsgType::kHeartbeat:
+      msg = DecodeHeartbeat(r);
+      break;
+    case MsgType::kNotice:
+      msg = DecodeNotice(r);
+      break;
+    case MsgType::kUpdate:
+      msg = DecodeUpdate(r);
+      break;
+    case MsgType::kReconnect:
+      msg = DecodeReconnect(r);
       break;
     default:
       return Malformed(absl::StrCat("unknown message type ", type));

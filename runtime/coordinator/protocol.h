@@ -3,10 +3,25 @@
 // the message's fields (ByteWriter encoding, little-endian).
 //
 // A session:   peer -> HELLO{min,max version, auth flag, nonce_p}
-//              coord -> WELCOME{version, nonce_c, mac_c} or ERROR, then close
+//              coord -> WELCOME{version, nonce_c, mac_c, heartbeat interval}
+//                       or ERROR, then close
 //              peer -> JOIN{world size, rank, data address, mac_p}
 //              coord -> ROSTER                or ERROR, then close
-// The connection then stays open; its close is the peer leaving.
+// The connection then stays open; its close is the peer leaving.  While
+// open, the peer sends HEARTBEAT every interval (also while it waits for the
+// group to form or to be admitted); the coordinator evicts a peer it has not
+// heard from for its heartbeat timeout.  Afterwards:
+//              coord -> NOTICE{epoch, pending joiners, lost rank, reason}
+//                       whenever a member is lost or a joiner waits
+//              peer -> UPDATE{epoch, force}   (a step boundary)
+//              coord -> ROSTER once every live member has asked: a new
+//                       epoch if anything changed (or any member forced
+//                       it), else the same roster again
+// A coordinator that restarts has no state; peers reconnect with
+//              peer -> HELLO ... RECONNECT{group, epoch, rank, world size,
+//                                          data address, mac_p}
+//              coord -> NOTICE (accepted) or ERROR (evicted / unknown)
+// and the coordinator rebuilds the group from these reports.
 //
 // Authentication rides on the existing round trips (transport/auth.h):
 // mac_c proves the coordinator knows the token (over both nonces), mac_p
@@ -40,9 +55,10 @@
 
 namespace meridian::coordinator {
 
-// Version 2 added authentication; version 1 peers cannot be served safely.
-inline constexpr uint16_t kProtocolVersion = 2;
-inline constexpr uint16_t kMinProtocolVersion = 2;
+// Version 2 added authentication; version 3 heartbeats, membership changes
+// and reconnection (WELCOME gained a field).  Older peers cannot be served.
+inline constexpr uint16_t kProtocolVersion = 3;
+inline constexpr uint16_t kMinProtocolVersion = 3;
 
 // Values are on the wire; never renumber.
 enum class MsgType : uint8_t {
@@ -51,6 +67,10 @@ enum class MsgType : uint8_t {
   kJoin = 3,
   kRoster = 4,
   kError = 5,
+  kHeartbeat = 6,
+  kNotice = 7,
+  kUpdate = 8,
+  kReconnect = 9,
 };
 
 inline constexpr int kMaxWorldSize = 1 << 16;
@@ -72,6 +92,8 @@ struct WelcomeMsg {
   uint16_t version = kProtocolVersion;
   transport::Nonce nonce{};
   transport::Mac mac{};
+  // How often the peer must send HEARTBEAT (0: never).
+  uint32_t heartbeat_interval_ms = 0;
 };
 struct JoinMsg {
   int32_t world_size = 0;
@@ -87,16 +109,45 @@ struct ErrorMsg {
   absl::StatusCode code = absl::StatusCode::kUnknown;
   std::string message;
 };
+struct HeartbeatMsg {
+  uint64_t epoch = 0;  // the peer's epoch (0 before it has one)
+};
+struct NoticeMsg {
+  uint64_t epoch = 0;           // the epoch the notice is about
+  int32_t pending_joiners = 0;  // peers waiting to be admitted
+  int32_t lost_rank = -1;       // a member of `epoch` that was lost, or -1
+  // The lost member was evicted (silent: hung, stopped, unreachable), so
+  // its data connections may still look open; otherwise its connection
+  // closed, which the data plane sees for itself.
+  bool evicted = false;
+  std::string reason;           // why it was lost
+};
+struct UpdateMsg {
+  uint64_t epoch = 0;
+  bool force = false;  // form a new epoch even if nothing changed
+};
+struct ReconnectMsg {
+  uint64_t group_id = 0;
+  uint64_t epoch = 0;
+  int32_t rank = 0;
+  int32_t world_size = 0;
+  transport::HostPort data_address;
+  transport::Mac mac{};
+};
+inline constexpr size_t kMaxReasonLength = 4096;
 
 // Domain separation and roles of the two MACs (transport/auth.h).
 inline constexpr char kCoordinatorAuthLabel[] = "meridian coordinator v2";
 inline constexpr char kCoordinatorRole[] = "coordinator";
 inline constexpr char kPeerRole[] = "peer";
-// What mac_p binds besides the nonces: the JOIN's fields as sent.
+// What mac_p binds besides the nonces: the JOIN's (RECONNECT's) fields as
+// sent.
 std::vector<uint8_t> JoinAuthContext(const JoinMsg& join);
+std::vector<uint8_t> ReconnectAuthContext(const ReconnectMsg& msg);
 
 using ControlMessage =
-    std::variant<HelloMsg, WelcomeMsg, JoinMsg, RosterMsg, ErrorMsg>;
+    std::variant<HelloMsg, WelcomeMsg, JoinMsg, RosterMsg, ErrorMsg,
+                 HeartbeatMsg, NoticeMsg, UpdateMsg, ReconnectMsg>;
 
 MsgType TypeOf(const ControlMessage& msg);
 const char* MsgTypeName(MsgType type);

@@ -21,6 +21,8 @@
 MDN_PARAM(CoordinatorHandshakeTimeoutMs, "COORDINATOR_HANDSHAKE_TIMEOUT_MS",
           10000)
 MDN_PARAM(CoordinatorMaxPending, "COORDINATOR_MAX_PENDING", 1024)
+// Read by the coordinator; peers learn the heartbeat interval from it.
+MDN_PARAM(HeartbeatTimeoutMs, "HEARTBEAT_TIMEOUT_MS", 10000)
 
 namespace meridian::coordinator {
 
@@ -52,6 +54,7 @@ struct Server::Conn {
   transport::HostPort peer;
   State state = State::kAwaitHello;
   std::optional<Deadline> deadline;
+  Deadline last_heard = Clock::now();
   transport::Nonce peer_nonce{};  // from its HELLO
   transport::Nonce own_nonce{};   // ours, sent in the WELCOME
   FrameAssembler in{kPeerToCoordinatorLimits};
@@ -74,6 +77,9 @@ ServerOptions ServerOptions::FromEnv() {
       std::clamp<int64_t>(param::CoordinatorHandshakeTimeoutMs(), 1, 3600000));
   o.max_pending = static_cast<int>(
       std::clamp<int64_t>(param::CoordinatorMaxPending(), 1, 1 << 20));
+  o.heartbeat_timeout_ms = static_cast<int>(
+      std::clamp<int64_t>(param::HeartbeatTimeoutMs(), 0, 24 * 3600000));
+  o.recovery_grace_ms = o.heartbeat_timeout_ms > 0 ? o.heartbeat_timeout_ms : 10000;
   return o;
 }
 
@@ -99,7 +105,8 @@ Server::Server(transport::Fd listen, transport::Fd wake,
     : listen_(std::move(listen)),
       wake_(std::move(wake)),
       address_(std::move(address)),
-      options_(options) {}
+      options_(options),
+      group_(options.recovery_grace_ms) {}
 
 Server::~Server() {
   stop_.store(true);
@@ -151,6 +158,8 @@ void Server::Run() {
       }
     }
     ExpireDeadlines();
+    EvictSilentPeers();
+    Apply(group_.Tick(Clock::now()));
     for (auto it = conns_.begin(); it != conns_.end();) {
       it = it->second->dead ? conns_.erase(it) : std::next(it);
     }
@@ -160,9 +169,18 @@ void Server::Run() {
 int Server::PollTimeoutMs() const {
   std::optional<Deadline> next;
   if (Clock::now() < accept_paused_until_) next = accept_paused_until_;
+  auto consider = [&next](Deadline d) {
+    if (!next || d < *next) next = d;
+  };
   for (const auto& [id, c] : conns_) {
-    if (c->deadline && (!next || *c->deadline < *next)) next = c->deadline;
+    if (c->deadline) consider(*c->deadline);
+    if (options_.heartbeat_timeout_ms > 0 &&
+        (c->state == Conn::State::kJoined || c->state == Conn::State::kMember)) {
+      consider(c->last_heard +
+               std::chrono::milliseconds(options_.heartbeat_timeout_ms));
+    }
   }
+  if (auto d = group_.next_deadline()) consider(*d);
   if (!next) return -1;
   // +1 so that the deadline has passed when poll returns.
   return transport::MillisLeft(*next) + 1;
@@ -227,6 +245,7 @@ void Server::OnReadable(Conn& c) {
       return;
     }
     if (draining) continue;
+    c.last_heard = Clock::now();
     c.in.Append(buf, static_cast<size_t>(n));
     while (!c.dead && c.state != Conn::State::kClosing) {
       absl::StatusOr<std::optional<ControlMessage>> msg = c.in.Next();
@@ -274,15 +293,30 @@ void Server::Refuse(Conn& c, const absl::Status& why) {
   Send(c, ErrorMsg{why.code(), std::string(why.message())});
 }
 
-void Server::Close(Conn& c, const std::string& why) {
+void Server::Close(Conn& c, const std::string& why, bool evicted) {
   if (c.dead) return;
   MDN_LOG(Debug) << "closing " << c.name() << ": " << why;
-  if (c.state == Conn::State::kJoined || c.state == Conn::State::kMember) {
-    group_.Remove(c.id);
-  }
+  const bool in_group =
+      c.state == Conn::State::kJoined || c.state == Conn::State::kMember;
   c.dead = true;
   c.fd.reset();
   c.out.clear();
+  if (in_group) Apply(group_.Remove(c.id, why, evicted));
+}
+
+void Server::Apply(Actions actions) {
+  for (auto& [id, msg] : actions.send) {
+    auto it = conns_.find(id);
+    if (it == conns_.end() || it->second->dead) continue;
+    Conn& c = *it->second;
+    if (std::holds_alternative<RosterMsg>(msg)) c.state = Conn::State::kMember;
+    Send(c, msg);
+  }
+  for (auto& [id, why] : actions.refuse) {
+    auto it = conns_.find(id);
+    if (it == conns_.end() || it->second->dead) continue;
+    Refuse(*it->second, why);
+  }
 }
 
 void Server::Handle(Conn& c, ControlMessage msg) {
@@ -293,6 +327,23 @@ void Server::Handle(Conn& c, ControlMessage msg) {
   }
   if (c.state == Conn::State::kAwaitJoin && type == MsgType::kJoin) {
     HandleJoin(c, std::get<JoinMsg>(std::move(msg)));
+    return;
+  }
+  if (c.state == Conn::State::kAwaitJoin && type == MsgType::kReconnect) {
+    HandleReconnect(c, std::get<ReconnectMsg>(msg));
+    return;
+  }
+  const bool in_group =
+      c.state == Conn::State::kJoined || c.state == Conn::State::kMember;
+  if (in_group && type == MsgType::kHeartbeat) return;  // last_heard is set
+  if (c.state == Conn::State::kMember && type == MsgType::kUpdate) {
+    absl::StatusOr<Actions> actions =
+        group_.RequestUpdate(c.id, std::get<UpdateMsg>(msg));
+    if (!actions.ok()) {
+      Refuse(c, actions.status());
+      return;
+    }
+    Apply(std::move(*actions));
     return;
   }
   // Protocol order is fixed, so anything else is a confused or hostile
@@ -327,6 +378,8 @@ void Server::HandleHello(Conn& c, const HelloMsg& hello) {
   c.state = Conn::State::kAwaitJoin;
   WelcomeMsg welcome;
   welcome.version = std::min(hello.max_version, kProtocolVersion);
+  welcome.heartbeat_interval_ms =
+      static_cast<uint32_t>(options_.heartbeat_interval_ms());
   if (have_token) {
     c.peer_nonce = hello.nonce;
     c.own_nonce = transport::NewNonce();
@@ -339,50 +392,53 @@ void Server::HandleHello(Conn& c, const HelloMsg& hello) {
   Send(c, welcome);
 }
 
+bool Server::Authenticated(Conn& c, const transport::Mac& mac,
+                           const std::vector<uint8_t>& context) {
+  if (options_.auth_token.empty()) return true;
+  // Checked before anything else: a peer that has not proved the token
+  // must not change the group in any way.
+  transport::Mac expected =
+      transport::HandshakeMac(options_.auth_token, kCoordinatorAuthLabel,
+                              kPeerRole, c.peer_nonce, c.own_nonce, context);
+  if (transport::MacEquals(expected, mac)) return true;
+  MDN_LOG(Warn) << "coordinator: authentication failed: peer at "
+                << c.peer.ToString() << " does not know the token";
+  Refuse(c, absl::PermissionDeniedError(
+                absl::StrCat("authentication failed: peer at ",
+                             c.peer.ToString(), " does not know the token")));
+  return false;
+}
+
 void Server::HandleJoin(Conn& c, JoinMsg join) {
-  if (!options_.auth_token.empty()) {
-    // Checked before anything else: a peer that has not proved the token
-    // must not change the group in any way.
-    transport::Mac expected = transport::HandshakeMac(
-        options_.auth_token, kCoordinatorAuthLabel, kPeerRole, c.peer_nonce,
-        c.own_nonce, JoinAuthContext(join));
-    if (!transport::MacEquals(expected, join.mac)) {
-      MDN_LOG(Warn) << "coordinator: authentication failed: peer at "
-                    << c.peer.ToString() << " does not know the token";
-      Refuse(c, absl::PermissionDeniedError(absl::StrCat(
-                    "authentication failed: peer at ", c.peer.ToString(),
-                    " does not know the token")));
-      return;
-    }
-  }
+  if (!Authenticated(c, join.mac, JoinAuthContext(join))) return;
   if (IsWildcardHost(join.data_address.host)) {
     join.data_address.host = c.peer.host;
   }
-  absl::Status admitted = group_.Admit(c.id, join);
-  if (absl::IsFailedPrecondition(admitted)) {
-    // A run that starts right after the previous one ended can be faster
-    // than the EOFs of the previous run's connections: look before refusing.
-    CloseDeadPeers();
-    admitted = group_.Admit(c.id, join);
-  }
+  // A run that starts right after the previous one ended can be faster
+  // than the EOFs of the previous run's connections: look first, so the
+  // newcomer is not taken for a late joiner of a group that is gone.
+  CloseDeadPeers();
+  absl::StatusOr<Actions> admitted = group_.Admit(c.id, join);
   if (!admitted.ok()) {
-    Refuse(c, admitted);
+    Refuse(c, admitted.status());
     return;
   }
   c.state = Conn::State::kJoined;
   c.deadline.reset();
-  // Likewise, a joiner that has gone must not be handed out as a member.
-  if (group_.size() == static_cast<size_t>(group_.world_size()))
-    CloseDeadPeers();
-  auto rosters = group_.TryForm();
-  if (!rosters) return;
-  for (auto& [id, roster] : *rosters) {
-    auto it = conns_.find(id);
-    if (it == conns_.end() || it->second->dead) continue;
-    Conn& member = *it->second;
-    member.state = Conn::State::kMember;
-    Send(member, RosterMsg{std::move(roster)});
+  Apply(std::move(*admitted));
+}
+
+void Server::HandleReconnect(Conn& c, const ReconnectMsg& msg) {
+  if (!Authenticated(c, msg.mac, ReconnectAuthContext(msg))) return;
+  CloseDeadPeers();
+  absl::StatusOr<Actions> accepted = group_.Reconnect(c.id, msg, Clock::now());
+  if (!accepted.ok()) {
+    Refuse(c, accepted.status());
+    return;
   }
+  c.state = Conn::State::kMember;
+  c.deadline.reset();
+  Apply(std::move(*accepted));
 }
 
 void Server::CloseDeadPeers() {
@@ -399,6 +455,24 @@ void Server::CloseDeadPeers() {
                errno != EINTR) {
       Close(*c, absl::StrCat("connection failed: ", strerror(errno)));
     }
+  }
+}
+
+void Server::EvictSilentPeers() {
+  if (options_.heartbeat_timeout_ms <= 0) return;
+  const Deadline now = Clock::now();
+  const auto timeout = std::chrono::milliseconds(options_.heartbeat_timeout_ms);
+  for (auto& [id, c] : conns_) {
+    if (c->dead || (c->state != Conn::State::kJoined &&
+                    c->state != Conn::State::kMember)) {
+      continue;
+    }
+    if (now - c->last_heard < timeout) continue;
+    MDN_LOG(Warn) << "coordinator evicting " << c->name() << ": nothing heard for "
+                  << options_.heartbeat_timeout_ms << " ms";
+    Close(*c, absl::StrCat("evicted: no heartbeat for ", options_.heartbeat_timeout_ms,
+                           " ms (hung, stopped or unreachable)"),
+          /*evicted=*/true);
   }
 }
 

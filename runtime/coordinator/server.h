@@ -5,6 +5,7 @@
 #ifndef MERIDIAN_RUNTIME_COORDINATOR_SERVER_H_
 #define MERIDIAN_RUNTIME_COORDINATOR_SERVER_H_
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -33,10 +34,20 @@ struct ServerOptions {
   // Peers must prove knowledge of this secret; empty: serve only peers that
   // have none either (insecure mode, chosen by the caller).
   std::string auth_token;
+  // A peer (joined, pending or member) not heard from for this long is
+  // evicted.  Peers send heartbeats every quarter of it, so a timeout
+  // tolerates three lost or late ones.  0 disables heartbeats.
+  int heartbeat_timeout_ms = 10000;
+  // After a restart: how long the members of the group that the first
+  // RECONNECT reports have to come back (default: the heartbeat timeout).
+  int recovery_grace_ms = 10000;
 
   // MERIDIAN_COORDINATOR_HANDSHAKE_TIMEOUT_MS,
-  // MERIDIAN_COORDINATOR_MAX_PENDING.
+  // MERIDIAN_COORDINATOR_MAX_PENDING, MERIDIAN_HEARTBEAT_TIMEOUT_MS.
   static ServerOptions FromEnv();
+  int heartbeat_interval_ms() const {
+    return heartbeat_timeout_ms <= 0 ? 0 : std::max(1, heartbeat_timeout_ms / 4);
+  }
 };
 
 class Server {
@@ -63,13 +74,20 @@ class Server {
   void Handle(Conn& c, ControlMessage msg);
   void HandleHello(Conn& c, const HelloMsg& hello);
   void HandleJoin(Conn& c, JoinMsg join);
+  void HandleReconnect(Conn& c, const ReconnectMsg& msg);
+  // Sends and refuses what the group decided.
+  void Apply(Actions actions);
+  // Checks the MAC that ends a JOIN or RECONNECT; refuses the peer if wrong.
+  bool Authenticated(Conn& c, const transport::Mac& mac,
+                     const std::vector<uint8_t>& context);
   void Send(Conn& c, const ControlMessage& msg);
   void Refuse(Conn& c, const absl::Status& why);
-  void Close(Conn& c, const std::string& why);
+  void Close(Conn& c, const std::string& why, bool evicted = false);
   // Closes joined peers and members whose connection has already ended
   // (EOF queued but not yet seen by the loop).
   void CloseDeadPeers();
   void ExpireDeadlines();
+  void EvictSilentPeers();
   int PollTimeoutMs() const;
   int PendingCount() const;
 

@@ -50,6 +50,11 @@ mdnResult_t Enqueue(mdnComm* comm, const meridian::collectives::OpSpec& spec,
     return InvalidArg(absl::StrCat(planner::CollectiveName(spec.collective), ": comm is NULL"));
   }
   if (request_p == nullptr) return InvalidArg("request_p is NULL", comm);
+  // Re-forms first if an earlier failure asked for it, so the call is
+  // checked against (and runs on) the group it will really run on.
+  if (absl::Status ready = comm->impl->PrepareForCall(); !ready.ok()) {
+    return Fail(ready, comm);
+  }
   auto args = meridian::runtime::ValidateOp(comm->impl->rank(), comm->impl->size(), spec,
                                             sendbuf, recvbuf);
   if (!args.ok()) return Fail(args.status(), comm);

@@ -9,6 +9,10 @@ extern "C" mdnResult_t mdnSharedStateSync(mdnComm_t comm, mdnSharedTensor_t* ten
   using meridian::runtime::capi::InvalidArg;
   if (info_p != nullptr) *info_p = mdnSyncInfo_t{};
   if (comm == nullptr) return InvalidArg("mdnSharedStateSync: comm is NULL");
+  // As every call: re-form first if an earlier failure asked for it.
+  if (absl::Status ready = comm->impl->PrepareForCall(); !ready.ok()) {
+    return Fail(ready, comm);
+  }
   absl::Status status =
       meridian::runtime::SyncSharedState(*comm->impl, tensors, num_tensors, info_p);
   if (!status.ok()) {

@@ -115,6 +115,7 @@ absl::StatusOr<CommOptions> ResolveCommOptions(const mdnCommConfig_t* cfg) {
   o.chunk_bytes = static_cast<size_t>(std::max<int64_t>(64, param::ChunkBytes()));
   o.frame_bytes = static_cast<size_t>(std::max<int64_t>(4096, param::FrameBytes()));
   o.socket_buffer_bytes = static_cast<int>(std::max<int64_t>(0, param::SocketBufferBytes()));
+  o.inplace_backup = param::InplaceBackup() != 0;
   return o;
 }
 

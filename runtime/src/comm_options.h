@@ -24,6 +24,8 @@ struct CommOptions {
   size_t chunk_bytes = 0;
   size_t frame_bytes = 0;
   int socket_buffer_bytes = 0;
+  // In-place operations keep a copy of their input to restore on failure.
+  bool inplace_backup = true;
   // Shared secret for the coordinator and every peer connection; empty only
   // when MERIDIAN_INSECURE=1 allowed running without one.
   std::string auth_token;

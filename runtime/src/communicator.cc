@@ -1,13 +1,14 @@
 #include "runtime/src/communicator.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "collectives/math/types.h"
-#include "transport/tcp/tcp_mesh.h"
+#include "runtime/src/params.h"
 
 namespace meridian::runtime {
 
@@ -15,6 +16,28 @@ using planner::Collective;
 
 namespace {
 constexpr size_t kMaxCachedPlans = 256;
+
+// Failures after which this epoch's links cannot be trusted: a peer is
+// gone, hung or sent garbage.  A mismatch between calls (FailedPrecondition)
+// is the application's error and leaves the group intact.
+bool BreaksEpoch(const absl::Status& status) {
+  return absl::IsAborted(status) || absl::IsDeadlineExceeded(status) ||
+         absl::IsDataLoss(status) || absl::IsUnavailable(status);
+}
+
+// Bytes of the caller's input that an in-place operation overwrites.
+size_t InputBytes(const OpArgs& args, int world_size) {
+  const size_t esize = math::DataTypeSize(args.spec.dtype);
+  switch (args.spec.collective) {
+    case Collective::kReduceScatter:
+      return args.spec.count * static_cast<size_t>(world_size) * esize;
+    case Collective::kBarrier:
+    case Collective::kTransfer:
+      return 0;
+    default:
+      return args.spec.count * esize;
+  }
+}
 }  // namespace
 
 Communicator::Communicator(const CommOptions& options) : options_(options) {}
@@ -30,48 +53,99 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
 absl::Status Communicator::Connect() {
   const transport::Deadline deadline =
       transport::DeadlineAfterMs(options_.connect_timeout_ms);
-  MDN_ASSIGN_OR_RETURN(coordinator_,
+  MDN_ASSIGN_OR_RETURN(std::unique_ptr<coordinator::CoordinatorClient> client,
                        coordinator::CoordinatorClient::Connect(
                            options_.coordinator, options_.auth_token, deadline));
   // Advertise the interface that reaches the coordinator unless told
   // otherwise: that is the one peers elsewhere can most likely reach too.
-  std::string host = options_.advertise_host.empty() ? coordinator_->local_host()
+  // The listener lives as long as the communicator: every epoch's mesh is
+  // built on the same advertised port.
+  std::string host = options_.advertise_host.empty() ? client->local_host()
                                                      : options_.advertise_host;
-  transport::HostPort bind_addr{host, 0};
-  auto listener = transport::TcpListener::Open(bind_addr);
+  auto listener = transport::TcpListener::Open(transport::HostPort{host, 0});
   if (!listener.ok()) {
     return absl::Status(listener.status().code(),
                         absl::StrCat("cannot listen on advertised address ", host, ": ",
                                      listener.status().message()));
   }
-  transport::HostPort advertised{host, listener->address().port};
-  MDN_ASSIGN_OR_RETURN(roster_, coordinator_->Join(options_.world_size, options_.rank,
-                                                   advertised, deadline));
-  SetLogRank(roster_.rank);
+  listener_ = std::make_unique<transport::TcpListener>(*std::move(listener));
+  advertised_ = transport::HostPort{host, listener_->address().port};
+  MDN_ASSIGN_OR_RETURN(coordinator::Roster roster,
+                       client->Join(options_.world_size, options_.rank, advertised_, deadline));
+  coordinator::MembershipClient::Callbacks callbacks;
+  callbacks.on_member_lost = [this](uint64_t epoch, int rank, bool evicted,
+                                    const std::string& reason) {
+    {
+      std::lock_guard<std::mutex> lock(notice_mu_);
+      lost_notices_.push_back(LostNotice{epoch, rank, evicted, reason});
+    }
+    if (loop_) loop_->Wakeup();
+  };
+  callbacks.on_update_reply = [this] {
+    if (loop_) loop_->Wakeup();
+  };
+  callbacks.on_evicted = [this](const absl::Status& why) {
+    {
+      std::lock_guard<std::mutex> lock(notice_mu_);
+      evicted_ = why;
+    }
+    if (loop_) loop_->Wakeup();
+  };
   MDN_ASSIGN_OR_RETURN(loop_, transport::EventLoop::Create());
-  executor_ = std::make_unique<collectives::Executor>(roster_.rank, roster_.world_size);
+  MDN_ASSIGN_OR_RETURN(membership_, coordinator::MembershipClient::Start(
+                                        std::move(client), roster, options_.coordinator,
+                                        options_.auth_token, advertised_,
+                                        std::move(callbacks)));
+  return BuildMesh(roster, deadline);
+}
+
+absl::Status Communicator::BuildMesh(const coordinator::Roster& roster,
+                                     transport::Deadline deadline) {
+  // Links report to the executor, so they go first.
+  links_.clear();
+  executor_ = std::make_unique<collectives::Executor>(roster.rank, roster.world_size);
+  roster_ = roster;
+  departed_ = absl::OkStatus();
+  next_seq_ = 1;
+  plans_.clear();
+  rank_.store(roster.rank);
+  size_.store(roster.world_size);
+  epoch_.store(roster.epoch);
+  SetLogRank(roster.rank);
 
   transport::MeshSpec spec;
-  spec.group_id = roster_.group_id;
-  spec.epoch = roster_.epoch;
-  spec.rank = roster_.rank;
-  spec.world_size = roster_.world_size;
-  spec.peer_addresses = roster_.peers;
+  spec.group_id = roster.group_id;
+  spec.epoch = roster.epoch;
+  spec.rank = roster.rank;
+  spec.world_size = roster.world_size;
+  spec.peer_addresses = roster.peers;
   spec.auth_token = options_.auth_token;
-  connections_per_peer_ = options_.connections_per_peer > 0
-                             ? options_.connections_per_peer
-                             : transport::DefaultConnectionsPerPeer(roster_.peers);
-  spec.options.connections_per_peer = connections_per_peer_;
+  const int k = options_.connections_per_peer > 0
+                    ? options_.connections_per_peer
+                    : transport::DefaultConnectionsPerPeer(roster.peers);
+  connections_per_peer_.store(k);
+  spec.options.connections_per_peer = k;
   spec.options.socket_buffer_bytes = options_.socket_buffer_bytes;
   spec.options.frame_bytes = options_.frame_bytes;
-  MDN_ASSIGN_OR_RETURN(links_, transport::ConnectTcpMesh(spec, *listener, loop_.get(),
-                                                         executor_.get(), deadline));
+  // A peer of this epoch that is already known lost will never connect.
+  spec.abort_check = [this, epoch = roster.epoch] { return KnownLoss(epoch); };
+  absl::StatusOr<std::vector<std::unique_ptr<transport::Link>>> links =
+      transport::ConnectTcpMesh(spec, *listener_, loop_.get(), executor_.get(), deadline);
+  if (!links.ok()) {
+    absl::Status st = links.status();
+    // Connecting to a peer that is gone is losing it.
+    if (absl::IsDeadlineExceeded(st) || absl::IsUnavailable(st)) {
+      st = absl::AbortedError(absl::StrCat("peer lost while forming epoch ", roster.epoch,
+                                           ": ", st.message()));
+    }
+    return st;
+  }
+  links_ = *std::move(links);
   std::vector<transport::Link*> raw;
   for (auto& l : links_) raw.push_back(l.get());
   executor_->SetLinks(std::move(raw));
-  MDN_LOG(Info) << "rank " << roster_.rank << "/" << roster_.world_size << " connected, epoch "
-                << roster_.epoch << ", " << connections_per_peer_
-                << " connections per peer";
+  MDN_LOG(Info) << "rank " << roster.rank << "/" << roster.world_size << " connected, epoch "
+                << roster.epoch << ", " << k << " connections per peer";
   return absl::OkStatus();
 }
 
@@ -83,6 +157,39 @@ Communicator::~Communicator() {
   if (loop_) loop_->Wakeup();
   if (progress_.joinable()) progress_.join();
   links_.clear();
+  // Closing the coordinator connection is leaving the group.
+  membership_.reset();
+}
+
+int Communicator::local_pending_joiners() const {
+  return membership_ ? membership_->pending_joiners() : 0;
+}
+
+absl::Status Communicator::KnownLoss(uint64_t epoch) {
+  std::lock_guard<std::mutex> lock(notice_mu_);
+  if (!evicted_.ok()) return evicted_;
+  for (const LostNotice& n : lost_notices_) {
+    if (n.epoch == epoch) return absl::AbortedError(absl::StrCat("peer lost: ", n.reason));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Communicator::PrepareForCall() {
+  if (!needs_reform_.load()) return absl::OkStatus();
+  std::lock_guard<std::mutex> lock(reform_mu_);
+  if (!needs_reform_.load()) return absl::OkStatus();
+  OpArgs args;
+  args.kind = OpArgs::Kind::kUpdate;
+  args.force_new_epoch = true;
+  return Submit(args)->Wait();
+}
+
+absl::Status Communicator::Update() {
+  std::lock_guard<std::mutex> lock(reform_mu_);
+  OpArgs args;
+  args.kind = OpArgs::Kind::kUpdate;
+  args.force_new_epoch = needs_reform_.load();
+  return Submit(args)->Wait();
 }
 
 std::shared_ptr<Request> Communicator::Submit(const OpArgs& args) {
@@ -115,8 +222,8 @@ std::shared_ptr<const planner::Plan> Communicator::PlanFor(const OpArgs& args) {
   if (it != plans_.end()) return it->second;
   planner::PlanRequest pr;
   pr.collective = spec.collective;
-  pr.rank = rank();
-  pr.world_size = size();
+  pr.rank = roster_.rank;
+  pr.world_size = roster_.world_size;
   pr.count = spec.count;
   pr.root = spec.root;
   pr.in_place = args.in_place;
@@ -128,6 +235,39 @@ std::shared_ptr<const planner::Plan> Communicator::PlanFor(const OpArgs& args) {
   return plan;
 }
 
+void Communicator::ApplyNotices() {
+  std::vector<LostNotice> lost;
+  absl::Status evicted;
+  {
+    std::lock_guard<std::mutex> lock(notice_mu_);
+    evicted = evicted_;
+    // Notices of later epochs wait until this rank gets there.
+    auto later = std::stable_partition(
+        lost_notices_.begin(), lost_notices_.end(),
+        [this](const LostNotice& n) { return n.epoch <= roster_.epoch; });
+    for (auto it = lost_notices_.begin(); it != later; ++it) {
+      if (it->epoch == roster_.epoch) lost.push_back(*it);
+    }
+    lost_notices_.erase(lost_notices_.begin(), later);
+  }
+  for (const LostNotice& n : lost) {
+    if (n.rank < 0 || n.rank >= roster_.world_size || n.rank == roster_.rank) continue;
+    if (!n.evicted) {
+      // Its last data may still be in flight to us; the links will report
+      // the close once everything sent has been read.
+      if (departed_.ok()) departed_ = absl::AbortedError(absl::StrCat("peer lost: ", n.reason));
+      continue;
+    }
+    // Silent peer: treated like a failed link, so a running operation that
+    // needs it is aborted on every rank and later ones fail at start.
+    executor_->OnLinkError(n.rank, absl::UnavailableError(n.reason));
+  }
+  if (!evicted.ok()) {
+    if (broken_.ok()) broken_ = evicted;
+    executor_->Abort(evicted, /*notify_peers=*/false);
+  }
+}
+
 bool Communicator::StartNext() {
   std::shared_ptr<Request> req;
   {
@@ -136,20 +276,114 @@ bool Communicator::StartNext() {
     req = std::move(queue_.front());
     queue_.pop_front();
   }
-  const OpArgs& args = req->args();
+  ApplyNotices();
+  if (broken_.ok()) {
+    if (int p = executor_->FirstDeadPeer(); p >= 0) broken_ = executor_->dead_status(p);
+  }
+  if (broken_.ok() && !departed_.ok()) broken_ = departed_;
+  if (req->args().kind == OpArgs::Kind::kUpdate) {
+    RunUpdate(*req);
+    return true;
+  }
+  if (!broken_.ok()) {
+    // This epoch has lost a peer: the operation cannot run on it, and the
+    // caller must learn that before the group re-forms under it.
+    OnOpDone(req, broken_);
+    return true;
+  }
+  RunCollective(req);
+  return true;
+}
+
+void Communicator::RunUpdate(Request& req) {
+  absl::Status status = Reform(req.args().force_new_epoch || !broken_.ok());
+  if (!status.ok()) SetLastError(std::string(status.message()));
+  req.Complete(std::move(status));
+}
+
+absl::Status Communicator::Reform(bool force) {
+  const transport::Deadline deadline =
+      transport::DeadlineAfterMs(options_.connect_timeout_ms);
+  membership_->RequestUpdate(force);
+  // The data plane keeps moving while the coordinator collects everyone's
+  // request: aborts this rank still owes its peers must reach them, or they
+  // would wait for their operation timeout instead of coming here too.
+  absl::StatusOr<coordinator::Roster> roster;
+  while (true) {
+    if (auto reply = membership_->TakeUpdateReply()) {
+      roster = *std::move(reply);
+      break;
+    }
+    if (transport::Clock::now() >= deadline) {
+      membership_->CancelUpdate();
+      return absl::DeadlineExceededError(absl::StrCat(
+          "no answer from the coordinator at ", options_.coordinator.ToString(),
+          " to this step boundary within ", options_.connect_timeout_ms,
+          " ms (MERIDIAN_CONNECT_TIMEOUT_MS): it is unreachable, or another member "
+          "has not reached the step boundary"));
+    }
+    loop_->RunOnce(50);
+  }
+  if (!roster.ok()) return roster.status();
+  if (roster->epoch == roster_.epoch && broken_.ok()) return absl::OkStatus();
+  MDN_LOG(Info) << "re-forming: epoch " << roster_.epoch << " -> " << roster->epoch
+                << ", rank " << roster_.rank << " -> " << roster->rank << ", size "
+                << roster_.world_size << " -> " << roster->world_size;
+  absl::Status built = BuildMesh(*roster, deadline);
+  if (!built.ok()) {
+    broken_ = built;
+    needs_reform_.store(true);
+    return built;
+  }
+  broken_ = absl::OkStatus();
+  needs_reform_.store(false);
+  return absl::OkStatus();
+}
+
+void Communicator::RunCollective(const std::shared_ptr<Request>& req) {
+  OpArgs args = req->args();
   const void* input = args.input;
   void* output = args.output;
   if (args.spec.collective == Collective::kBarrier) {
     input = req->barrier_bytes();
     output = req->barrier_bytes() + 1;
   }
+  // An in-place operation runs out of place from a copy of the input, so a
+  // failure can put the caller's input back (nothing is lost).
+  size_t backup_bytes = 0;
+  if (args.in_place && options_.inplace_backup && !args.plan) {
+    backup_bytes = InputBytes(args, roster_.world_size);
+    if (backup_bytes > 0) {
+      if (backup_.size() < backup_bytes) backup_.resize(backup_bytes);
+      memcpy(backup_.data(), args.input, backup_bytes);
+      input = backup_.data();
+      args.in_place = false;
+    }
+  }
+  // A non-root reduce's buffer is input only; the plan may use it for
+  // partial sums, so it is always put back.
+  const bool restore_always = args.spec.collective == Collective::kReduce &&
+                              args.spec.root != roster_.rank && backup_bytes > 0;
   const uint64_t seq = next_seq_++;
   executor_->Start(seq, args.spec, PlanFor(args), input, output,
-                   [this, req](absl::Status status) {
-                     if (!status.ok()) SetLastError(std::string(status.message()));
-                     req->Complete(std::move(status));
+                   [this, req, backup_bytes, restore_always](absl::Status status) {
+                     if (backup_bytes > 0 && (!status.ok() || restore_always)) {
+                       memcpy(const_cast<void*>(req->args().input), backup_.data(),
+                              backup_bytes);
+                     }
+                     OnOpDone(req, std::move(status));
                    });
-  return true;
+}
+
+void Communicator::OnOpDone(const std::shared_ptr<Request>& req, absl::Status status) {
+  if (!status.ok()) {
+    if (BreaksEpoch(status)) {
+      if (broken_.ok()) broken_ = status;
+      needs_reform_.store(true);
+    }
+    SetLastError(std::string(status.message()));
+  }
+  req->Complete(std::move(status));
 }
 
 void Communicator::CheckTimeout() {
@@ -177,8 +411,10 @@ void Communicator::ProgressLoop() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_ && queue_.empty()) break;
     }
-    // Submit() wakes the loop through its eventfd, so idle waits can be long.
+    // Submit() and the membership thread wake the loop through its
+    // eventfd, so idle waits can be long.
     loop_->RunOnce(executor_->busy() ? 100 : 1000);
+    ApplyNotices();
     CheckTimeout();
   }
 }

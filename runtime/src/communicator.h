@@ -1,6 +1,17 @@
 // A communicator: this rank's membership in a group, its Links to every
 // peer, and the progress thread that runs queued operations in issue order
 // through the executor.
+//
+// Membership changes (runtime/coordinator/membership_client.h tells us of
+// them) take effect only between operations, on the progress thread:
+//  - a lost peer (link error, coordinator notice, op timeout) breaks the
+//    epoch: the operation it cuts, or the next one, fails with the reason,
+//    and so do operations already queued;
+//  - the next call after that failure re-forms the group (PrepareForCall),
+//    as does a step boundary (Update): new roster from the coordinator, new
+//    executor, new mesh, operation numbering from 1.
+// Rank, size and epoch are atomics: API threads read them while the
+// progress thread may be re-forming.
 #ifndef MERIDIAN_RUNTIME_SRC_COMMUNICATOR_H_
 #define MERIDIAN_RUNTIME_SRC_COMMUNICATOR_H_
 
@@ -18,29 +29,41 @@
 #include "collectives/executor.h"
 #include "planner/plan.h"
 #include "runtime/coordinator/coordinator.h"
+#include "runtime/coordinator/membership_client.h"
 #include "runtime/src/comm_options.h"
 #include "runtime/src/request.h"
 #include "transport/event_loop.h"
 #include "transport/link.h"
+#include "transport/tcp/tcp_mesh.h"
 
 namespace meridian::runtime {
 
 class Communicator {
  public:
   // Joins the group at the coordinator and connects to every peer; blocks
-  // until done or the connect timeout.
+  // until done or the connect timeout.  A peer that arrives after the group
+  // formed waits until the members admit it (their next Update).
   static absl::StatusOr<std::unique_ptr<Communicator>> Create(const CommOptions& options);
-  // Finishes queued operations, then closes everything.
+  // Finishes queued operations, then closes everything (leaving the group).
   ~Communicator();
 
-  int rank() const { return roster_.rank; }
-  int size() const { return roster_.world_size; }
-  uint64_t epoch() const { return roster_.epoch; }
-  int connections_per_peer() const { return connections_per_peer_; }
+  int rank() const { return rank_.load(); }
+  int size() const { return size_.load(); }
+  uint64_t epoch() const { return epoch_.load(); }
+  int connections_per_peer() const { return connections_per_peer_.load(); }
   const CommOptions& options() const { return options_; }
+  // Peers waiting to join, as this rank last heard from the coordinator.
+  int local_pending_joiners() const;
   // Shared-state sync's memory: the revision each tensor name had after the
   // last sync this peer took part in.  Used only by the caller's thread.
   std::map<std::string, uint64_t>& synced_revisions() { return synced_revisions_; }
+
+  // Every call into the communicator starts here: if an earlier failure
+  // left the group to be re-formed, re-forms it (blocking) so the call runs
+  // on the new group.  Errors: those of Update.
+  absl::Status PrepareForCall();
+  // Step boundary with the coordinator (mdnCommUpdate); blocks.
+  absl::Status Update();
 
   // Queues an operation (arguments already validated).  Thread-safe.
   std::shared_ptr<Request> Submit(const OpArgs& args);
@@ -49,21 +72,64 @@ class Communicator {
   std::string LastError() const;
 
  private:
+  struct LostNotice {
+    uint64_t epoch;
+    int rank;
+    bool evicted;
+    std::string reason;
+  };
+
   explicit Communicator(const CommOptions& options);
   absl::Status Connect();
   void ProgressLoop();
   // Starts the next queued operation; false when the queue is empty.
   bool StartNext();
+  void RunUpdate(Request& req);
+  void RunCollective(const std::shared_ptr<Request>& req);
+  void OnOpDone(const std::shared_ptr<Request>& req, absl::Status status);
+  // Progress thread: the step-boundary exchange with the coordinator and,
+  // if the roster changed, a new mesh.
+  absl::Status Reform(bool force);
+  absl::Status BuildMesh(const coordinator::Roster& roster, transport::Deadline deadline);
+  // Moves what the membership thread learned into the executor.
+  void ApplyNotices();
+  // Non-OK when a peer of `epoch` is known lost (or this peer evicted).
+  absl::Status KnownLoss(uint64_t epoch);
   void CheckTimeout();
   std::shared_ptr<const planner::Plan> PlanFor(const OpArgs& args);
 
   const CommOptions options_;
-  coordinator::Roster roster_;
-  int connections_per_peer_ = 1;
-  std::unique_ptr<coordinator::CoordinatorClient> coordinator_;
+  std::atomic<int> rank_{-1};
+  std::atomic<int> size_{0};
+  std::atomic<uint64_t> epoch_{0};
+  std::atomic<int> connections_per_peer_{1};
+  transport::HostPort advertised_;
+  std::unique_ptr<transport::TcpListener> listener_;
+  std::unique_ptr<coordinator::MembershipClient> membership_;
   std::unique_ptr<transport::EventLoop> loop_;
-  std::vector<std::unique_ptr<transport::Link>> links_;
+
+  // Progress-thread state (also touched by Connect before it starts).
+  coordinator::Roster roster_;
   std::unique_ptr<collectives::Executor> executor_;
+  std::vector<std::unique_ptr<transport::Link>> links_;
+  absl::Status broken_;  // why this epoch can run no more operations
+  // A member whose coordinator connection closed: the data plane will see
+  // its links close, so the running operation is left to find out; the
+  // next one fails with this.
+  absl::Status departed_;
+  uint64_t next_seq_ = 1;
+  using PlanKey = std::tuple<int, uint64_t, int, bool, bool, size_t>;
+  std::map<PlanKey, std::shared_ptr<const planner::Plan>> plans_;
+  std::vector<uint8_t> backup_;  // in-place inputs, restored on failure
+
+  // Set once a failure that breaks the epoch has been returned; the next
+  // call re-forms.  reform_mu_ makes concurrent callers re-form once.
+  std::atomic<bool> needs_reform_{false};
+  std::mutex reform_mu_;
+
+  std::mutex notice_mu_;  // guards the two below (membership thread writes)
+  std::vector<LostNotice> lost_notices_;
+  absl::Status evicted_;
 
   mutable std::mutex mu_;  // guards queue_, stop_, last_error_
   std::deque<std::shared_ptr<Request>> queue_;
@@ -71,11 +137,7 @@ class Communicator {
   std::string last_error_;
   std::map<std::string, uint64_t> synced_revisions_;
 
-  // Progress-thread state.
   std::thread progress_;
-  uint64_t next_seq_ = 1;
-  using PlanKey = std::tuple<int, uint64_t, int, bool, bool, size_t>;
-  std::map<PlanKey, std::shared_ptr<const planner::Plan>> plans_;
 };
 
 }  // namespace meridian::runtime

@@ -20,4 +20,10 @@ MDN_PARAM(FrameBytes, "FRAME_BYTES", 256 << 10)
 // bandwidth-delay product instead, which the WAN work sizes from the RTT.
 MDN_PARAM(SocketBufferBytes, "SOCKET_BUFFER_BYTES", 1 << 20)
 
+// 1: an in-place operation works from a copy of its input and puts it back
+// if the operation fails (a lost peer costs no data).  0 saves the copy
+// (one memcpy of the buffer per call) at the price of a clobbered buffer
+// after a failure.
+MDN_PARAM(InplaceBackup, "INPLACE_BACKUP", 1)
+
 #endif  // MERIDIAN_RUNTIME_SRC_PARAMS_H_

@@ -15,6 +15,11 @@
 namespace meridian::runtime {
 
 struct OpArgs {
+  // kUpdate: a step boundary (mdnCommUpdate, or the re-forming that follows
+  // a lost peer) run in queue order; spec and buffers are unused.
+  enum class Kind { kCollective, kUpdate };
+  Kind kind = Kind::kCollective;
+  bool force_new_epoch = false;  // kUpdate only
   collectives::OpSpec spec;
   const void* input = nullptr;
   void* output = nullptr;

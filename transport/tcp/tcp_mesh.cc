@@ -436,11 +436,15 @@ absl::Status MeshBuilder::TimeoutError() const {
                    absl::StrJoin(missing, "; ")));
 }
 
+// How often abort_check runs while nothing happens.
+constexpr int kAbortCheckMs = 50;
+
 absl::Status MeshBuilder::Run() {
   MDN_RETURN_IF_ERROR(Resolve());
   std::vector<struct pollfd> pfds;
   std::vector<int> who;  // >= 0: index in dials_; < 0: -1 - index in incoming_
   while (!Complete()) {
+    if (spec_.abort_check) MDN_RETURN_IF_ERROR(spec_.abort_check());
     Deadline now = Clock::now();
     if (now >= deadline_) return TimeoutError();
     Deadline wake = deadline_;
@@ -492,6 +496,7 @@ absl::Status MeshBuilder::Run() {
     if (accept) pfds.push_back({listen_fd_, POLLIN, 0});
     // +1: poll() truncates to milliseconds and would wake just too early.
     int timeout = std::min(MillisLeft(wake) + 1, MillisLeft(deadline_) + 1);
+    if (spec_.abort_check) timeout = std::min(timeout, kAbortCheckMs);
     int rc = poll(pfds.data(), pfds.size(), timeout);
     if (rc < 0) {
       if (errno == EINTR) continue;

@@ -5,6 +5,7 @@
 #ifndef MERIDIAN_TRANSPORT_TCP_TCP_MESH_H_
 #define MERIDIAN_TRANSPORT_TCP_TCP_MESH_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,10 @@ struct MeshSpec {
   // The shared secret every connection proves knowledge of; empty: run
   // unauthenticated (the caller has checked that this is allowed).
   std::string auth_token;
+  // Polled while connecting (every few tens of milliseconds): a non-OK
+  // status ends the attempt with that status (e.g. a peer of this epoch is
+  // known to be lost, so waiting for it is pointless).
+  std::function<absl::Status()> abort_check;
 };
 
 // Connections per peer pair when the user sets none.  One connection is
