@@ -284,16 +284,23 @@ class Driver:
         return [p for p in self.peers if p.alive()]
 
     def members(self):
-        """Running peers that have completed a step: the ones worth faulting."""
-        return [p for p in self.running_peers() if p.last_step_time() is not None]
+        """Running peers that are in the group (they completed a step since
+        they last started, resumed or joined again): the ones to fault."""
+        out = []
+        for p in self.running_peers():
+            with p.lock:
+                since = max([p.started] + [c for _, c in p.stops if c is not None] + p.rejoins)
+                if p.steps and p.steps[-1][0] > since:
+                    out.append(p)
+        return out
 
     def pick_fault(self):
         running = self.running_peers()
         alive = self.alive_peers()
         choices = []
         if len(running) - 1 >= self.args.min_running and self.members():
-            choices += [("kill", 3), ("stop", 3)]
-        if len(alive) < self.args.max_peers:
+            choices += [(k, 3) for k in ("kill", "stop") if k in self.args.faults]
+        if len(alive) < self.args.max_peers and "start" in self.args.faults:
             # Refill faster when below the starting size.
             choices.append(("start", 2 if len(alive) >= self.args.peers else 5))
         if not choices:
@@ -648,6 +655,8 @@ def main():
                     help="least seconds between faults (default 1)")
     ap.add_argument("--max-interval", type=float, default=4.0,
                     help="most seconds between faults (default 4)")
+    ap.add_argument("--faults", default="kill,stop,start",
+                    help="fault kinds to pick from (default kill,stop,start)")
     ap.add_argument("--final-steps", type=int, default=50,
                     help="steps after the faults before every peer stops (default 50)")
     ap.add_argument("--max-steps", type=int, default=10 ** 12,
@@ -655,6 +664,9 @@ def main():
     ap.add_argument("--log-dir", default=None,
                     help="where peer logs go (default: a new temporary folder)")
     args = ap.parse_args()
+    args.faults = set(f for f in args.faults.split(",") if f)
+    if not args.faults or not args.faults <= {"kill", "stop", "start"}:
+        ap.error("--faults takes a comma-separated subset of kill,stop,start")
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1, 2 ** 31)
     if args.peers < 2 or args.min_running < 1 or args.max_peers < args.peers:
