@@ -120,6 +120,7 @@ seed("tcp_frame_reader_fuzzer", "over_limit", header(HELLO, 4097))
 
 # --- coordinator_message_fuzzer: one payload (MsgType byte, then fields).
 M_HELLO, M_WELCOME, M_JOIN, M_ROSTER, M_ERROR = 1, 2, 3, 4, 5
+M_HEARTBEAT, M_NOTICE, M_UPDATE, M_RECONNECT = 6, 7, 8, 9
 
 
 def roster(rank, peers, group=0x1234, epoch=1, world=None):
@@ -130,20 +131,31 @@ def roster(rank, peers, group=0x1234, epoch=1, world=None):
     return u8(M_ROSTER) + body
 
 
-# Version 2 layouts (authentication): HELLO carries an auth flag and the
-# peer's nonce, WELCOME a nonce and MAC, JOIN a trailing MAC.
+# Version 3 layouts: HELLO carries an auth flag and the peer's nonce,
+# WELCOME a nonce, MAC and heartbeat interval, JOIN and RECONNECT a
+# trailing MAC; HEARTBEAT, NOTICE and UPDATE keep a member's standing.
 def join_msg(world, rank, host, port):
     return u8(M_JOIN) + i32(world) + i32(rank) + s(host) + u16(port) + MAC
 
 
+def notice(epoch, pending, lost, evicted, reason):
+    return (u8(M_NOTICE) + u64(epoch) + i32(pending) + i32(lost) +
+            u8(evicted) + s(reason))
+
+
+def reconnect(group, epoch, rank, world, host, port):
+    return (u8(M_RECONNECT) + u64(group) + u64(epoch) + i32(rank) +
+            i32(world) + s(host) + u16(port) + MAC)
+
+
 join = join_msg(4, -1, b"10.0.0.7", 40001)
 msgs = {
-    "hello": u8(M_HELLO) + u16(2) + u16(2) + u8(1) + NONCE,
+    "hello": u8(M_HELLO) + u16(3) + u16(3) + u8(1) + NONCE,
     "hello_insecure": u8(M_HELLO) + u16(1) + u16(3) + u8(0) + NONCE,
     "hello_empty_range": u8(M_HELLO) + u16(3) + u16(2) + u8(1) + NONCE,
     "hello_bad_auth_flag": u8(M_HELLO) + u16(2) + u16(2) + u8(2) + NONCE,
-    "welcome": u8(M_WELCOME) + u16(2) + NONCE + MAC,
-    "welcome_short": u8(M_WELCOME) + u16(2) + NONCE + MAC[:-1],
+    "welcome": u8(M_WELCOME) + u16(3) + NONCE + MAC + u32(2500),
+    "welcome_short": u8(M_WELCOME) + u16(3) + NONCE + MAC + u32(0)[:-1],
     "join": join,
     "join_host_at_limit": join_msg(2, 0, b"h" * 255, 1),
     "join_host_over_limit": join_msg(2, 0, b"h" * 256, 1),
@@ -154,8 +166,17 @@ msgs = {
     "roster_world_too_big": roster(0, [], world=(1 << 16) + 1),
     "error": u8(M_ERROR) + u32(3) + s(b"world size 4 differs from 8"),
     "error_unknown_code": u8(M_ERROR) + u32(99) + s(b"from a newer build"),
-    "trailing": u8(M_WELCOME) + u16(2) + NONCE + MAC + b"\x00",
-    "unknown_type": u8(6),
+    "trailing": u8(M_WELCOME) + u16(3) + NONCE + MAC + u32(0) + b"\x00",
+    "unknown_type": u8(10),
+    "heartbeat": u8(M_HEARTBEAT) + u64(3),
+    "notice_lost": notice(2, 1, 3, 1, b"rank 3 of epoch 2 was lost: evicted"),
+    "notice_pending": notice(1, 2, -1, 0, b""),
+    "notice_bad_flag": notice(1, 0, 0, 2, b""),
+    "notice_bad_rank": notice(1, 0, -2, 0, b""),
+    "update": u8(M_UPDATE) + u64(4) + u8(1),
+    "update_bad_flag": u8(M_UPDATE) + u64(4) + u8(7),
+    "reconnect": reconnect(0x1234, 2, 1, 3, b"10.0.0.2", 40001),
+    "reconnect_rank_outside": reconnect(0x1234, 2, 3, 3, b"a", 1),
 }
 for name, payload in msgs.items():
     seed("coordinator_message_fuzzer", name, payload)
@@ -168,6 +189,9 @@ def control(payload):
 seed("coordinator_stream_fuzzer", "hello_join",
      control(msgs["hello"]) + control(join))
 seed("coordinator_stream_fuzzer", "roster", control(msgs["roster"]))
+seed("coordinator_stream_fuzzer", "member_session",
+     control(msgs["hello"]) + control(msgs["reconnect"]) +
+     control(msgs["heartbeat"]) + control(msgs["update"]))
 seed("coordinator_stream_fuzzer", "data_frame", header(DATA, 0))
 seed("coordinator_stream_fuzzer", "over_limit", header(CONTROL, (64 << 10) + 1))
 
