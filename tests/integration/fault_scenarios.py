@@ -625,7 +625,7 @@ class Scenario:
             p.end()
         for c in self.coordinators:
             c.end()
-        if self.netns is not None:
+        if self.netns is not None and self.netns.created:
             left = self.netns.destroy()
             if left:
                 self.fail("left behind after cleanup: %s" % ", ".join(left))
