@@ -69,13 +69,10 @@ absl::Status Unexpected(const ControlMessage& msg, const char* expected,
       " where ", expected, " was expected"));
 }
 
-// One request/response step: send, then wait for the answer.
-absl::StatusOr<ControlMessage> Exchange(int fd, const ControlMessage& request,
-                                        const HostPort& coord,
-                                        const std::string& waiting_for,
-                                        Deadline deadline) {
-  absl::Status sent = WriteMessage(fd, request, deadline);
-  if (!sent.ok()) return ExplainWriteError(sent, coord);
+// Reads the coordinator's answer; a refusal becomes its Status.
+absl::StatusOr<ControlMessage> ReadReply(int fd, const HostPort& coord,
+                                         const std::string& waiting_for,
+                                         Deadline deadline) {
   absl::StatusOr<ControlMessage> reply =
       ReadMessage(fd, kCoordinatorToPeerLimits, deadline);
   if (!reply.ok()) return ExplainReadError(reply.status(), coord, waiting_for);
@@ -83,6 +80,16 @@ absl::StatusOr<ControlMessage> Exchange(int fd, const ControlMessage& request,
     return Refusal(*err, coord);
   }
   return reply;
+}
+
+// One request/response step: send, then wait for the answer.
+absl::StatusOr<ControlMessage> Exchange(int fd, const ControlMessage& request,
+                                        const HostPort& coord,
+                                        const std::string& waiting_for,
+                                        Deadline deadline) {
+  absl::Status sent = WriteMessage(fd, request, deadline);
+  if (!sent.ok()) return ExplainWriteError(sent, coord);
+  return ReadReply(fd, coord, waiting_for, deadline);
 }
 
 }  // namespace
@@ -172,13 +179,7 @@ absl::StatusOr<ControlMessage> AwaitReply(int fd, int heartbeat_interval_ms,
     absl::Status sent = WriteMessage(fd, HeartbeatMsg{}, deadline);
     if (!sent.ok()) return ExplainWriteError(sent, coord);
   }
-  absl::StatusOr<ControlMessage> reply =
-      ReadMessage(fd, kCoordinatorToPeerLimits, deadline);
-  if (!reply.ok()) return ExplainReadError(reply.status(), coord, waiting_for);
-  if (const auto* err = std::get_if<ErrorMsg>(&*reply)) {
-    return Refusal(*err, coord);
-  }
-  return reply;
+  return ReadReply(fd, coord, waiting_for, deadline);
 }
 
 }  // namespace

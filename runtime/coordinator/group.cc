@@ -126,21 +126,30 @@ Actions Group::FormEpoch(std::vector<PeerId> ids,
   world_size_ = static_cast<int>(ids.size());
   members_.assign(ids.size(), Slot{});
   changed_ = false;
-  Actions out;
   for (size_t r = 0; r < ids.size(); ++r) {
     members_[r].id = ids[r];
     members_[r].data_address = addresses[r];
+  }
+  MDN_LOG(Info) << "group " << absl::StrCat(absl::Hex(group_id_))
+                << " formed epoch " << epoch_ << " with " << world_size_
+                << " peers";
+  return Rosters();
+}
+
+Actions Group::Rosters() const {
+  std::vector<transport::HostPort> addresses;
+  for (const Slot& s : members_) addresses.push_back(s.data_address);
+  Actions out;
+  for (size_t r = 0; r < members_.size(); ++r) {
+    if (members_[r].id == 0) continue;
     Roster roster;
     roster.group_id = group_id_;
     roster.epoch = epoch_;
     roster.rank = static_cast<int>(r);
     roster.world_size = world_size_;
     roster.peers = addresses;
-    out.send.emplace_back(ids[r], RosterMsg{std::move(roster)});
+    out.send.emplace_back(members_[r].id, RosterMsg{std::move(roster)});
   }
-  MDN_LOG(Info) << "group " << absl::StrCat(absl::Hex(group_id_))
-                << " formed epoch " << epoch_ << " with " << world_size_
-                << " peers";
   return out;
 }
 
@@ -235,21 +244,8 @@ Actions Group::TryAdvance() {
   if (!any_live) return {};
   if (!changed_ && !force && joiners_.empty()) {
     // Nothing to change: everyone gets the same roster back.
-    Actions out;
-    std::vector<transport::HostPort> addresses;
-    for (const Slot& s : members_) addresses.push_back(s.data_address);
-    for (size_t r = 0; r < members_.size(); ++r) {
-      Slot& s = members_[r];
-      s.wants_update = false;
-      Roster roster;
-      roster.group_id = group_id_;
-      roster.epoch = epoch_;
-      roster.rank = static_cast<int>(r);
-      roster.world_size = world_size_;
-      roster.peers = addresses;
-      out.send.emplace_back(s.id, RosterMsg{std::move(roster)});
-    }
-    return out;
+    for (Slot& s : members_) s.wants_update = false;
+    return Rosters();
   }
   std::vector<PeerId> ids;
   std::vector<transport::HostPort> addresses;

@@ -108,6 +108,8 @@ class Group {
   Actions TryAdvance();
   Actions FormEpoch(std::vector<PeerId> ids,
                     std::vector<transport::HostPort> addresses);
+  // This epoch's roster for every member.
+  Actions Rosters() const;
   Actions Notice(int lost_rank, const std::string& reason, bool evicted) const;
   Actions Dissolve();
   int MemberRank(PeerId id) const;

@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "runtime/coordinator/coordinator.h"
+#include "runtime/tools/cli_flag.h"
 #include "runtime/tools/launcher.h"
 #include "transport/auth.h"
 
@@ -45,22 +46,7 @@ int UsageError(const std::string& msg) {
   return 2;
 }
 
-// "--name VALUE" or "--name=VALUE"; advances i past what it consumed.
-bool TakeValue(int argc, char** argv, int& i, const char* name,
-               std::string* value) {
-  std::string arg = argv[i];
-  std::string prefix = std::string(name) + "=";
-  if (arg == name) {
-    if (i + 1 >= argc) return false;
-    *value = argv[++i];
-    return true;
-  }
-  if (arg.rfind(prefix, 0) == 0) {
-    *value = arg.substr(prefix.size());
-    return true;
-  }
-  return false;
-}
+using meridian::tools::TakeValue;
 
 // Each rank needs two pipes; the default soft limit of 1024 descriptors
 // would cap a run at a few hundred ranks.

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "meridian.h"
+#include "runtime/tools/cli_flag.h"
 
 namespace {
 
@@ -109,22 +110,7 @@ bool ParseU64(const std::string& s, uint64_t* out) {
   return true;
 }
 
-// "--name VALUE" or "--name=VALUE"; advances i past what it consumed.
-bool TakeValue(int argc, char** argv, int& i, const char* name,
-               std::string* value) {
-  std::string arg = argv[i];
-  std::string prefix = std::string(name) + "=";
-  if (arg == name) {
-    if (i + 1 >= argc) return false;
-    *value = argv[++i];
-    return true;
-  }
-  if (arg.rfind(prefix, 0) == 0) {
-    *value = arg.substr(prefix.size());
-    return true;
-  }
-  return false;
-}
+using meridian::tools::TakeValue;
 
 // This rank's contribution to element i of step `step`.  The sum over
 // ranks 0..world-1 is Expected(step, world, i); values stay below 2^20 + a
