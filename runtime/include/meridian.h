@@ -144,7 +144,8 @@ typedef struct {
   const char* coordinator;      /* "HOST:PORT"; NULL: MERIDIAN_COORDINATOR */
   int world_size;               /* 0: MERIDIAN_WORLD_SIZE */
   int rank;                     /* -1: MERIDIAN_RANK, else coordinator picks */
-  int connections_per_peer;     /* 0: MERIDIAN_CONNECTIONS_PER_PEER or auto */
+  int connections_per_peer;     /* 0: MERIDIAN_CONNECTIONS_PER_PEER, else
+                                   per pair from its round-trip time */
   int connect_timeout_ms;       /* 0: MERIDIAN_CONNECT_TIMEOUT_MS (30000) */
   int op_timeout_ms;            /* 0: MERIDIAN_OP_TIMEOUT_MS (300000) */
   const char* advertise_address;/* NULL: MERIDIAN_ADVERTISE_ADDR or the
@@ -180,7 +181,9 @@ MDN_API mdnResult_t mdnCommRank(mdnComm_t comm, int* rank_p);
 MDN_API mdnResult_t mdnCommSize(mdnComm_t comm, int* size_p);
 /* Membership epoch: starts at 1 and increases whenever the group changes. */
 MDN_API mdnResult_t mdnCommEpoch(mdnComm_t comm, uint64_t* epoch_p);
-/* Connections per peer pair actually in use. */
+/* Connections per peer pair actually in use: the largest over this rank's
+ * peers (automatic K differs per pair: more for pairs with a longer
+ * round-trip time). */
 MDN_API mdnResult_t mdnCommConnectionsPerPeer(mdnComm_t comm, int* count_p);
 
 /* Returns the message of the last failed call on comm (including failures

@@ -92,7 +92,7 @@ absl::StatusOr<CommOptions> ResolveCommOptions(const mdnCommConfig_t* cfg) {
   o.connections_per_peer = pick(
       MDN_CONFIG_HAS(cfg, connections_per_peer) ? cfg->connections_per_peer : 0,
       param::ConnectionsPerPeer());
-  // 0 stays: the communicator picks a default once it knows its peers.
+  // 0 stays: each peer pair's K is chosen from its measured RTT.
   if (o.connections_per_peer < 0) o.connections_per_peer = 0;
   if (o.connections_per_peer > 64) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -114,7 +114,13 @@ absl::StatusOr<CommOptions> ResolveCommOptions(const mdnCommConfig_t* cfg) {
   }
   o.chunk_bytes = static_cast<size_t>(std::max<int64_t>(64, param::ChunkBytes()));
   o.frame_bytes = static_cast<size_t>(std::max<int64_t>(4096, param::FrameBytes()));
-  o.socket_buffer_bytes = static_cast<int>(std::max<int64_t>(0, param::SocketBufferBytes()));
+  // -1 (any negative): sized from each path's RTT; 0: kernel autotuning.
+  o.socket_buffer_bytes = static_cast<int>(
+      std::clamp<int64_t>(param::SocketBufferBytes(), -1, 1 << 30));
+  o.path.target_bits_per_s =
+      static_cast<double>(std::max<int64_t>(1, param::PathTargetMbits())) * 1e6;
+  o.path.max_connections =
+      static_cast<int>(std::clamp<int64_t>(param::MaxConnectionsPerPeer(), 1, 64));
   o.inplace_backup = param::InplaceBackup() != 0;
   return o;
 }

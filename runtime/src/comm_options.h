@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "meridian.h"
 #include "transport/socket.h"
+#include "transport/tcp/path_sizing.h"
 
 namespace meridian::runtime {
 
@@ -23,7 +24,8 @@ struct CommOptions {
   std::string advertise_host;  // empty: the interface reaching the coordinator
   size_t chunk_bytes = 0;
   size_t frame_bytes = 0;
-  int socket_buffer_bytes = 0;
+  int socket_buffer_bytes = -1;  // < 0: from the RTT; 0: kernel autotuning
+  transport::PathPolicy path;    // what automatic K aims for
   // In-place operations keep a copy of their input to restore on failure.
   bool inplace_backup = true;
   // Shared secret for the coordinator and every peer connection; empty only

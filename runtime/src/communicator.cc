@@ -120,12 +120,9 @@ absl::Status Communicator::BuildMesh(const coordinator::Roster& roster,
   spec.world_size = roster.world_size;
   spec.peer_addresses = roster.peers;
   spec.auth_token = options_.auth_token;
-  const int k = options_.connections_per_peer > 0
-                    ? options_.connections_per_peer
-                    : transport::DefaultConnectionsPerPeer(roster.peers);
-  connections_per_peer_.store(k);
-  spec.options.connections_per_peer = k;
+  spec.options.connections_per_peer = options_.connections_per_peer;
   spec.options.socket_buffer_bytes = options_.socket_buffer_bytes;
+  spec.options.path = options_.path;
   spec.options.frame_bytes = options_.frame_bytes;
   // A peer of this epoch that is already known lost will never connect.
   spec.abort_check = [this, epoch = roster.epoch] { return KnownLoss(epoch); };
@@ -142,10 +139,15 @@ absl::Status Communicator::BuildMesh(const coordinator::Roster& roster,
   }
   links_ = *std::move(links);
   std::vector<transport::Link*> raw;
-  for (auto& l : links_) raw.push_back(l.get());
+  int k = 1;
+  for (auto& l : links_) {
+    raw.push_back(l.get());
+    if (l) k = std::max(k, l->num_connections());
+  }
+  connections_per_peer_.store(k);
   executor_->SetLinks(std::move(raw));
   MDN_LOG(Info) << "rank " << roster.rank << "/" << roster.world_size << " connected, epoch "
-                << roster.epoch << ", " << k << " connections per peer";
+                << roster.epoch << ", up to " << k << " connections per peer";
   return absl::OkStatus();
 }
 

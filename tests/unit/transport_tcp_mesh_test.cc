@@ -80,13 +80,45 @@ TEST(TcpMeshTest, SingleRankHasNoLinks) {
 
 TEST(TcpMeshTest, InvalidSpecIsRejected) {
   TestMesh m(2);
-  m.Connect(SmallFrames(0), 1000, {}, {0});
+  m.Connect(SmallFrames(257), 1000, {}, {0});
   EXPECT_TRUE(absl::IsInvalidArgument(m.ranks[0]->status))
       << m.ranks[0]->status;
   m.Connect(SmallFrames(1), 1000,
             [](MeshSpec& s) { s.peer_addresses.pop_back(); }, {0});
   EXPECT_TRUE(absl::IsInvalidArgument(m.ranks[0]->status))
       << m.ranks[0]->status;
+}
+
+// Automatic K: the dialer sizes each pair from the RTT of its first
+// connection; the acceptor takes the K the dialer announces.  A policy that
+// aims absurdly high makes even loopback want several connections.
+TEST(TcpMeshTest, AutomaticConnectionsFollowTheDialersChoice) {
+  TestMesh m(3);
+  TcpOptions o = SmallFrames(0);
+  o.path.target_bits_per_s = 1e15;
+  o.path.max_connections = 3;
+  m.Connect(o);
+  for (int r = 0; r < 3; ++r) ASSERT_TRUE(m.ranks[r]->status.ok()) << m.ranks[r]->status;
+  for (int a = 0; a < 3; ++a) {
+    for (int b = 0; b < 3; ++b) {
+      if (a != b) EXPECT_EQ(m.link(a, b)->num_connections(), 3) << a << "->" << b;
+    }
+  }
+  // The default policy on loopback: one connection per pair.
+  TestMesh local(2);
+  local.Connect(SmallFrames(0));
+  ASSERT_TRUE(local.ranks[0]->status.ok()) << local.ranks[0]->status;
+  EXPECT_EQ(local.link(0, 1)->num_connections(), 1);
+  EXPECT_EQ(local.link(1, 0)->num_connections(), 1);
+}
+
+TEST(TcpMeshTest, FixedConnectionsMustMatchAnAutomaticDialersChoice) {
+  TestMesh m(2);
+  m.Connect(SmallFrames(0), 800, [](MeshSpec& s) {
+    if (s.rank == 1) s.options.connections_per_peer = 2;  // the acceptor insists
+  });
+  EXPECT_TRUE(absl::IsFailedPrecondition(m.ranks[0]->status)) << m.ranks[0]->status;
+  EXPECT_HAS_SUBSTR(m.ranks[0]->status.message(), "connections-per-peer mismatch");
 }
 
 TEST(TcpMeshTest, WrongGroupIsRefused) {

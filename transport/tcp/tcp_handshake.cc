@@ -152,15 +152,23 @@ std::string CheckHello(const Hello& h, const MeshSpec& spec, bool* auth) {
     return absl::StrCat("rank ", h.from_rank, " must not dial rank ", spec.rank,
                         " (lower ranks dial higher ones)");
   }
-  uint32_t k = static_cast<uint32_t>(spec.options.connections_per_peer);
-  if (h.num_connections != k) {
+  // A fixed K must match; in auto mode the dialer chose K for this pair
+  // from the RTT it measured, and the acceptor takes it (the mesh checks
+  // that every connection of the pair says the same).
+  const uint32_t fixed = static_cast<uint32_t>(spec.options.connections_per_peer);
+  if (fixed > 0 && h.num_connections != fixed) {
     return absl::StrCat("connections-per-peer mismatch: the dialer uses ",
                         h.num_connections, " but rank ", spec.rank, " uses ",
-                        k);
+                        fixed, " (set MERIDIAN_CONNECTIONS_PER_PEER alike on "
+                        "every peer, or on none)");
   }
-  if (h.conn_index >= k) {
+  if (h.num_connections < 1 || h.num_connections > kMaxConnectionsPerPeer) {
+    return absl::StrCat("connections per peer ", h.num_connections,
+                        " outside [1, ", kMaxConnectionsPerPeer, "]");
+  }
+  if (h.conn_index >= h.num_connections) {
     return absl::StrCat("connection index ", h.conn_index, " out of range for ",
-                        k, " connections");
+                        h.num_connections, " connections");
   }
   return "";
 }

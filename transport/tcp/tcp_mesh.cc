@@ -83,7 +83,9 @@ class MeshBuilder {
       : spec_(spec),
         listen_fd_(listen_fd),
         deadline_(deadline),
-        k_(static_cast<uint32_t>(spec.options.connections_per_peer)),
+        fixed_k_(static_cast<uint32_t>(spec.options.connections_per_peer)),
+        k_(spec.world_size, fixed_k_),
+        limits_(ReadSocketLimits()),
         hs_timeout_(std::chrono::milliseconds(
             std::max<int64_t>(1, param::TcpHandshakeTimeoutMs()))),
         conns_(spec.world_size),
@@ -105,6 +107,9 @@ class MeshBuilder {
   absl::Status OnDialReady(Outgoing& o, short revents);
   void AcceptAll();
   bool OnIncomingReady(Incoming& in);  // true: finished with it
+  // Auto mode: K for the pair of `first` (our first connection to it, just
+  // connected) from its RTT; queues the other dials.
+  void DecideConnections(const Outgoing& first);
   bool OnHello(Incoming& in);
   bool OnConfirm(Incoming& in);
   absl::Status TimeoutError() const;
@@ -112,10 +117,16 @@ class MeshBuilder {
   const MeshSpec& spec_;
   const int listen_fd_;
   const Deadline deadline_;
-  const uint32_t k_;
+  const uint32_t fixed_k_;  // 0: auto, per pair
+  // Per peer: its connections (0 until decided: by our first connection's
+  // RTT when we dial, by its hello when it dials).
+  std::vector<uint32_t> k_;
+  const SocketLimits limits_;
   const Clock::duration hs_timeout_;
   std::vector<Target> targets_;
   std::vector<Outgoing> dials_;
+  // Dials decided while dials_ is being walked; appended after each round.
+  std::vector<Outgoing> new_dials_;
   std::vector<Incoming> incoming_;
   std::vector<std::vector<Fd>> conns_;  // [peer][connection index]
   // Why the last hello claiming to come from a lower rank was refused, for
@@ -140,20 +151,44 @@ absl::Status MeshBuilder::Resolve() {
     memcpy(&targets_[p].addr, res->ai_addr, res->ai_addrlen);
     targets_[p].len = res->ai_addrlen;
     freeaddrinfo(res);
-    for (uint32_t i = 0; i < k_; ++i) {
+    // In auto mode only the first connection is dialed at once: the RTT it
+    // measures decides how many more this pair gets.
+    for (uint32_t i = 0; i < std::max<uint32_t>(fixed_k_, 1); ++i) {
       Outgoing o;
       o.peer = p;
       o.index = i;
       dials_.push_back(std::move(o));
     }
   }
-  for (int p = 0; p < spec_.world_size; ++p)
-    conns_[p].resize(p == spec_.rank ? 0 : k_);
+  for (int p = 0; p < spec_.world_size; ++p) {
+    conns_[p].resize(p == spec_.rank ? 0 : (p > spec_.rank ? std::max<uint32_t>(k_[p], 1) : k_[p]));
+  }
   return absl::OkStatus();
+}
+
+void MeshBuilder::DecideConnections(const Outgoing& first) {
+  const int64_t rtt_us = TcpRttUs(first.fd.get());
+  const int window = spec_.options.socket_buffer_bytes > 0
+                         ? spec_.options.socket_buffer_bytes
+                         : AutoSocketBufferBytes(rtt_us, limits_);
+  const uint32_t k = static_cast<uint32_t>(
+      std::min<int>(AutoConnections(rtt_us, window, spec_.options.path),
+                    static_cast<int>(kMaxConnectionsPerPeer)));
+  k_[first.peer] = k;
+  conns_[first.peer].resize(k);
+  for (uint32_t i = 1; i < k; ++i) {
+    Outgoing o;
+    o.peer = first.peer;
+    o.index = i;
+    new_dials_.push_back(std::move(o));
+  }
+  MDN_LOG(Info) << "path to " << Name(first.peer) << ": rtt " << rtt_us << " us, "
+                << k << " connection(s) of " << window << "-byte buffers";
 }
 
 bool MeshBuilder::NeedAccept() const {
   for (int p = 0; p < spec_.rank; ++p) {
+    if (conns_[p].empty()) return true;  // K not known yet: nothing arrived
     for (const Fd& fd : conns_[p]) {
       if (!fd.valid()) return true;
     }
@@ -181,9 +216,11 @@ void MeshBuilder::StartDial(Outgoing& o) {
   Fd fd(
       socket(t.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Retry(o, absl::StrCat("socket: ", strerror(errno)));
-  // Buffers before connect(), so the window scale in the SYN can use them.
-  absl::Status tuned =
-      TuneDataSocket(fd.get(), spec_.options.socket_buffer_bytes);
+  // Explicit buffers before connect(), so the window scale in the SYN can
+  // use them; automatic ones wait for the RTT (the kernel scales the
+  // window for its maximum buffers anyway).
+  absl::Status tuned = TuneDataSocket(
+      fd.get(), std::max(0, spec_.options.socket_buffer_bytes));
   if (!tuned.ok()) return Retry(o, std::string(tuned.message()));
   if (connect(fd.get(), reinterpret_cast<const struct sockaddr*>(&t.addr),
               t.len) != 0 &&
@@ -205,13 +242,14 @@ absl::Status MeshBuilder::OnDialReady(Outgoing& o, short revents) {
       Retry(o, absl::StrCat("connect: ", strerror(err)));
       return absl::OkStatus();
     }
+    if (k_[o.peer] == 0) DecideConnections(o);
     Hello& hello = o.hello;
     hello.group_id = spec_.group_id;
     hello.epoch = spec_.epoch;
     hello.from_rank = spec_.rank;
     hello.to_rank = o.peer;
     hello.conn_index = o.index;
-    hello.num_connections = k_;
+    hello.num_connections = k_[o.peer];
     hello.authenticated = !spec_.auth_token.empty();
     hello.nonce = NewNonce();  // fresh per attempt: no replayable transcript
     std::vector<uint8_t> frame = EncodeHelloFrame(hello);
@@ -335,6 +373,14 @@ bool MeshBuilder::OnHello(Incoming& in) {
   absl::StatusOr<Hello> hello = DecodeHello(in.frame.payload());
   reply.reason = hello.ok() ? CheckHello(*hello, spec_, &reply.auth_refused)
                             : std::string(hello.status().message());
+  if (reply.reason.empty()) {
+    const uint32_t known = k_[hello->from_rank];
+    if (known != 0 && hello->num_connections != known) {
+      reply.reason = absl::StrCat("connections-per-peer mismatch: connection ",
+                                  hello->conn_index, " says ", hello->num_connections,
+                                  " but this pair's earlier ones said ", known);
+    }
+  }
   reply.accepted = reply.reason.empty();
   if (reply.accepted && !spec_.auth_token.empty()) {
     in.nonce = NewNonce();
@@ -388,6 +434,11 @@ bool MeshBuilder::OnConfirm(Incoming& in) {
       return true;
     }
   }
+  if (k_[hello.from_rank] == 0) {
+    k_[hello.from_rank] = hello.num_connections;
+    conns_[hello.from_rank].resize(hello.num_connections);
+  }
+  if (hello.num_connections != k_[hello.from_rank]) return true;  // raced
   Fd& slot = conns_[hello.from_rank][hello.conn_index];
   if (slot.valid()) {
     // The dialer gave up on an earlier attempt (handshake timeout) and dialed
@@ -405,7 +456,8 @@ absl::Status MeshBuilder::TimeoutError() const {
     if (p == spec_.rank) continue;
     uint32_t up = 0;
     for (const Fd& fd : conns_[p]) up += fd.valid() ? 1 : 0;
-    if (up == k_) continue;
+    const uint32_t k = std::max<uint32_t>(k_[p], 1);
+    if (up == k && k_[p] != 0) continue;
     std::string detail;
     if (p < spec_.rank) {
       const std::string& why = refused_[p];
@@ -414,7 +466,7 @@ absl::Status MeshBuilder::TimeoutError() const {
                      ? "it never connected"
                      : absl::StrCat("its connections were refused (", why, ")");
       } else {
-        detail = absl::StrCat("only ", up, " of ", k_, " connections arrived");
+        detail = absl::StrCat("only ", up, " of ", k, " connections arrived");
         if (!why.empty())
           absl::StrAppend(&detail, "; one was refused (", why, ")");
       }
@@ -427,7 +479,7 @@ absl::Status MeshBuilder::TimeoutError() const {
         }
       }
       if (up > 0)
-        absl::StrAppend(&detail, " (", up, " of ", k_, " connections up)");
+        absl::StrAppend(&detail, " (", up, " of ", k, " connections up)");
     }
     missing.push_back(absl::StrCat(Name(p), ": ", detail));
   }
@@ -513,6 +565,8 @@ absl::Status MeshBuilder::Run() {
         if (OnIncomingReady(incoming_[idx])) finished.push_back(idx);
       }
     }
+    for (Outgoing& o : new_dials_) dials_.push_back(std::move(o));
+    new_dials_.clear();
     for (auto it = finished.rbegin(); it != finished.rend(); ++it) {
       incoming_.erase(incoming_.begin() + static_cast<ptrdiff_t>(*it));
     }
@@ -532,9 +586,10 @@ absl::Status ValidateSpec(const MeshSpec& spec) {
                      spec.peer_addresses.size(), " peer addresses"));
   }
   int k = spec.options.connections_per_peer;
-  if (k < 1 || k > 256) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("connections per peer must be in [1, 256], not ", k));
+  if (k < 0 || k > static_cast<int>(kMaxConnectionsPerPeer)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "connections per peer must be in [1, ", kMaxConnectionsPerPeer,
+        "] (or 0: automatic), not ", k));
   }
   if (spec.options.frame_bytes == 0) {
     return absl::InvalidArgumentError("frame_bytes must be positive");
@@ -554,9 +609,10 @@ absl::StatusOr<std::vector<std::unique_ptr<Link>>> ConnectTcpMesh(
   for (int p = 0; p < spec.world_size; ++p) {
     if (p == spec.rank) continue;
     std::vector<Fd> conns = builder.TakeConnections(p);
+    const SocketLimits limits = ReadSocketLimits();
     for (Fd& fd : conns) {
-      MDN_RETURN_IF_ERROR(
-          TuneDataSocket(fd.get(), spec.options.socket_buffer_bytes));
+      MDN_RETURN_IF_ERROR(TuneDataSocket(fd.get(), 0));
+      SizeSocketBuffers(fd.get(), spec.options.socket_buffer_bytes, limits);
     }
     MDN_ASSIGN_OR_RETURN(
         links[p],
@@ -564,24 +620,6 @@ absl::StatusOr<std::vector<std::unique_ptr<Link>>> ConnectTcpMesh(
                         spec.options, loop, events));
   }
   return links;
-}
-
-namespace {
-bool IsLoopback(const std::string& host) {
-  if (host == "localhost") return true;
-  in_addr v4;
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6;
-  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
-  return false;
-}
-}  // namespace
-
-int DefaultConnectionsPerPeer(const std::vector<HostPort>& peers) {
-  for (const HostPort& p : peers) {
-    if (!IsLoopback(p.host)) return 4;
-  }
-  return 1;
 }
 
 }  // namespace meridian::transport

@@ -14,13 +14,21 @@
 #include "transport/event_loop.h"
 #include "transport/link.h"
 #include "transport/socket.h"
+#include "transport/tcp/path_sizing.h"
 
 namespace meridian::transport {
 
+inline constexpr uint32_t kMaxConnectionsPerPeer = 256;
+
 struct TcpOptions {
-  int connections_per_peer = 2;
-  // SO_SNDBUF / SO_RCVBUF per connection (0: kernel autotuning).
-  int socket_buffer_bytes = 4 << 20;
+  // K; 0: chosen per peer pair by the dialing side from the RTT its first
+  // connection measured (path_sizing.h).
+  int connections_per_peer = 0;
+  // SO_SNDBUF / SO_RCVBUF per connection: > 0 that many bytes; 0 the
+  // kernel's autotuning; < 0 from the measured RTT (path_sizing.h).
+  int socket_buffer_bytes = -1;
+  // What auto K aims for.
+  PathPolicy path;
   // A message is cut into frames of at most this many bytes, which are
   // spread over the connections.
   size_t frame_bytes = 256 << 10;
@@ -56,18 +64,11 @@ struct MeshSpec {
   std::function<absl::Status()> abort_check;
 };
 
-// Connections per peer pair when the user sets none.  One connection is
-// enough where there is no bandwidth-delay product to cover (every peer on
-// loopback): more only add system calls.  Elsewhere several connections
-// keep a long pipe full; the choice from measured round-trip times comes
-// with the WAN work.  Deterministic: every rank derives the same value from
-// the same roster.
-int DefaultConnectionsPerPeer(const std::vector<HostPort>& peers);
-
 // Connects to every peer (rank r dials the ranks above it, accepts from the
 // ranks below).  Blocks until every link is up or the deadline passes; a
 // peer that never shows up is named in the DeadlineExceeded error.  Returns
-// one Link per rank, nullptr at this rank's own index.  The links register
+// one Link per rank, nullptr at this rank's own index; pairs may have
+// different K in auto mode (Link::num_connections).  The links register
 // with `loop` and report to `events`.
 absl::StatusOr<std::vector<std::unique_ptr<Link>>> ConnectTcpMesh(
     const MeshSpec& spec, TcpListener& listener, EventLoop* loop,
