@@ -1,7 +1,7 @@
 // meridian-wanem: the user-space packet-level WAN emulator of docs/wan.md.
 //
 //   meridian-wanem --config FILE [--seed N] [--stats-interval-ms N]
-//                  [--exit-with-parent]
+//                  [--spin-us N] [--exit-with-parent]
 //
 // Creates a TUN device wan0 in each peer's network namespace (with the MTU
 // of the configuration; the harness assigns the address and brings it up),
@@ -9,7 +9,9 @@
 // through the links of the path to their destination until SIGTERM/SIGINT,
 // when it prints its counters on stdout and exits 0.  One thread: epoll over
 // the TUN descriptors, a signalfd and a timerfd (CLOCK_MONOTONIC, absolute)
-// armed for the next packet due.  Exit status 2: bad command line or
+// armed for the next packet due (with --spin-us N, armed N us early, and
+// the last N us are spent polling: a sleeping CPU of a virtual machine can
+// take 100 us and more to wake up).  Exit status 2: bad command line or
 // configuration, or a device that cannot be created.
 #include <fcntl.h>
 #include <signal.h>
@@ -52,11 +54,15 @@ int64_t NowNs() {
 void Usage(FILE* out) {
   std::fprintf(out,
                "usage: meridian-wanem --config FILE [--seed N] "
-               "[--stats-interval-ms N] [--exit-with-parent]\n"
+               "[--stats-interval-ms N] [--spin-us N] [--exit-with-parent]\n"
                "  --config FILE          links, peers and paths (docs/wan.md)\n"
                "  --seed N               seed of the random loss (default 1)\n"
                "  --stats-interval-ms N  print the counters on stderr every N "
                "ms (default 0: never)\n"
+               "  --spin-us N            wake N us before a packet is due and "
+               "poll until it is\n"
+               "                         (accurate delays when wake-ups are "
+               "slow; costs CPU; default 0)\n"
                "  --exit-with-parent     stop (as on SIGTERM) when the parent "
                "process dies\n");
 }
@@ -211,7 +217,7 @@ std::string TotalLine(const Forwarder& fwd, const IoCounters& io,
 
 int Run(int argc, char** argv) {
   std::string config_path, value;
-  uint64_t seed = 1, stats_ms = 0;
+  uint64_t seed = 1, stats_ms = 0, spin_us = 0;
   bool exit_with_parent = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -229,6 +235,11 @@ int Run(int argc, char** argv) {
       if (!ParseU64(value, &stats_ms) || stats_ms > 86400000) {
         std::fprintf(stderr, "meridian-wanem: bad --stats-interval-ms '%s'\n",
                      value.c_str());
+        return 2;
+      }
+    } else if (TakeValue(argc, argv, i, "--spin-us", &value)) {
+      if (!ParseU64(value, &spin_us) || spin_us > 1000000) {
+        std::fprintf(stderr, "meridian-wanem: bad --spin-us '%s'\n", value.c_str());
         return 2;
       }
     } else if (arg == "--exit-with-parent") {
@@ -353,9 +364,11 @@ int Run(int argc, char** argv) {
     }
   };
 
+  const int64_t spin_ns = static_cast<int64_t>(spin_us) * 1000;
   int64_t armed_ns = INT64_MAX;
   auto arm = [&]() {
     int64_t next = fwd.NextDue();
+    if (next != INT64_MAX) next -= spin_ns;
     if (next == armed_ns) return;
     struct itimerspec its;
     std::memset(&its, 0, sizeof its);
@@ -371,7 +384,10 @@ int Run(int argc, char** argv) {
   struct epoll_event events[64];
   bool stop = false;
   while (!stop) {
-    int n = epoll_wait(ep, events, 64, -1);
+    // Within spin_ns of the next packet due: poll instead of sleeping.
+    int timeout = -1;
+    if (spin_ns > 0 && fwd.NextDue() - spin_ns <= NowNs()) timeout = 0;
+    int n = epoll_wait(ep, events, 64, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       std::fprintf(stderr, "meridian-wanem: epoll_wait: %s\n", std::strerror(errno));
