@@ -199,12 +199,19 @@ def measure_ping(bed, src, dst, count=10, interval=0.2):
 
 def measure_iperf(bed, src, dst, seconds, streams, omit, port=5201):
     server = bed.start("iperf3-s-%d" % dst,
-                       bed.ns_exec(dst) + ["iperf3", "-s", "-1", "-B", scn.address(dst),
+                       bed.ns_exec(dst) + ["iperf3", "-s", "-1", "--forceflush", "-B", scn.address(dst),
                                            "-p", str(port)],
                        log=bed.log_path("iperf3-server-%d-%d" % (src, dst)), merge=True)
     try:
-        if not server.wait_for_line(r"[Ss]erver listening", 10):
-            return None, "iperf3 server did not start: %s" % " / ".join(server.tail(3))
+        end = time.monotonic() + 10
+        while True:
+            r = netenv.run_cmd(bed.ns_exec(dst) + ["ss", "-Hltn", "sport = :%d" % port],
+                               check=False)
+            if r.stdout.strip():
+                break
+            if time.monotonic() > end or server.poll() is not None:
+                return None, "iperf3 server did not start: %s" % " / ".join(server.tail(3))
+            time.sleep(0.1)
         client = bed.start("iperf3-c-%d" % src,
                            bed.ns_exec(src) + ["iperf3", "-c", scn.address(dst), "-p", str(port),
                                                "-t", str(seconds), "-P", str(streams),
@@ -216,9 +223,10 @@ def measure_iperf(bed, src, dst, seconds, streams, omit, port=5201):
             client.end()
             return None, "iperf3 client timed out"
         client.end()
-        text = "\n".join(client.tail(400))
+        with open(bed.log_path("iperf3-client-%d-%d" % (src, dst))) as f:
+            text = f.read()
         try:
-            data = json.loads(text[text.index("{"):])
+            data = json.loads(text[text.index("{"):text.rindex("}") + 1])
             bps = data["end"]["sum_received"]["bits_per_second"]
         except (ValueError, KeyError) as e:
             return None, "iperf3 output not understood (%s): %s" % (e, text[-300:])
@@ -240,7 +248,7 @@ def cmd_validate(args):
         with h as bed:
             bed.build()
             for label, src, dst in sc.link_classes():
-                cfg_rtt = sc.rtt_ms(src, dst)
+                cfg_rtt = sc.ping_rtt_ms(src, dst)
                 cfg_rate = sc.path_rate_bps(src, dst)
                 ping, perr = measure_ping(bed, src, dst, args.ping_count, args.ping_interval)
                 bps, ierr = measure_iperf(bed, src, dst, args.seconds, args.streams, args.omit)
@@ -277,6 +285,340 @@ def print_row(row, first):
         "%.3f" % ping[0] if ping else "-", "%.3f" % ping[1] if ping else "-",
         cfg_rate / 1e6, "%.1f" % (bps / 1e6) if bps is not None else "-",
         "PASS" if ok else "FAIL", err or ""), flush=True)
+
+
+# ---- sweep -----------------------------------------------------------------
+
+GLOO_PYTHON = "/usr/bin/python3"   # the interpreter that has torch
+GLOO_PORT = 29500
+MPI_FLAGS = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
+             "--mca", "pml", "ob1", "--mca", "btl", "tcp,self",
+             "--mca", "btl_tcp_if_include", "wan0", "--mca", "mpi_yield_when_idle", "1"]
+
+
+def parse_connections(text):
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item == "auto":
+            out.append(None)
+        else:
+            k = int(item)
+            if k < 1:
+                raise argparse.ArgumentTypeError("connections must be >= 1 or 'auto'")
+            out.append(k)
+    if not out:
+        raise argparse.ArgumentTypeError("no connection counts")
+    return out
+
+
+def parse_sizes(text):
+    """MIN:MAX[:FACTOR] -> all_reduce_perf's -b MIN -e MAX -f FACTOR."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise argparse.ArgumentTypeError("--sizes wants MIN:MAX[:FACTOR], e.g. 1M:64M:4")
+    try:
+        lo, hi = scn.parse_size(parts[0]), scn.parse_size(parts[1])
+        factor = int(parts[2]) if len(parts) == 3 else 2
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    if lo < 4 or hi < lo or factor < 2:
+        raise argparse.ArgumentTypeError("--sizes: need 4 <= MIN <= MAX and FACTOR >= 2")
+    return ["-b", parts[0], "-e", parts[1], "-f", str(factor)]
+
+
+def load_rows(path, column=None):
+    """[{size, time_us, algbw_gbps, busbw_gbps, wrong}] from a benchmark's
+    JSON (all_reduce_perf: the `column` measurement of each row), plus the
+    file's connections_per_peer (None when absent)."""
+    with open(path) as f:
+        data = json.load(f)
+    rows = []
+    for r in data["results"]:
+        m = r[column] if column else r
+        rows.append({"size": r["size"], "time_us": m["time_us"], "algbw_gbps": m["algbw_gbps"],
+                     "busbw_gbps": m["busbw_gbps"], "wrong": m.get("wrong")})
+    return rows, data.get("connections_per_peer")
+
+
+def quoted(argv):
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def sweep_meridian(bed, args, size_args, k, deadline, runs):
+    label = "auto" if k is None else str(k)
+    path = os.path.join(bed.work_dir, "meridian-k%s.json" % label)
+    argv = [os.path.join(bed.bin_dir, "all_reduce_perf")] + size_args + [
+        "-n", str(args.iters), "-w", str(args.warmup), "-z", "1", "-c", "1", "--json", path]
+    say("meridian, connections per peer %s: %s" % (label, quoted(argv)))
+    codes, timed_out = bed.run_peers(lambda i: argv, lambda i: bed.peer_env(i, k, args.extra_env),
+                                     min(deadline, time.monotonic() + args.run_timeout),
+                                     tag="meridian-k%s-rank" % label, echo_rank0=args.verbose)
+    run = {"impl": "meridian", "connections": k, "command": quoted(argv),
+           "exit_codes": codes, "timed_out": timed_out}
+    try:
+        run["results"], run["connections_per_peer"] = load_rows(path, "out_of_place")
+    except (OSError, ValueError, KeyError) as e:
+        run["results"], run["note"] = [], "no usable JSON (%s)" % e
+    runs.append(run)
+    report_run(run)
+
+
+def sweep_gloo(bed, args, size_args, deadline, runs):
+    n = len(bed.scenario.peers)
+    path = os.path.join(bed.work_dir, "gloo.json")
+    gloo_rank = os.path.join(HERE, "wanlib", "gloo_rank.py")
+    master = "%s:%d" % (scn.address(0), GLOO_PORT)
+
+    def argv(i):
+        return [GLOO_PYTHON, gloo_rank, "--rank", str(i), "--np", str(n), "--master", master] + \
+            size_args + ["-n", str(args.iters), "-w", str(args.warmup), "-c", "1", "--json", path]
+
+    run = {"impl": "gloo", "connections": None, "command": quoted(argv(0))}
+    if not os.access(GLOO_PYTHON, os.X_OK):
+        run.update(results=[], note="%s not found" % GLOO_PYTHON)
+    else:
+        say("gloo: %s (and ranks 1..%d)" % (run["command"], n - 1))
+
+        def env(i):
+            e = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+            e["GLOO_SOCKET_IFNAME"] = "wan0"
+            e["OMP_NUM_THREADS"] = "1"
+            return e
+
+        codes, timed_out = bed.run_peers(argv, env, min(deadline, time.monotonic() +
+                                                        args.run_timeout),
+                                         tag="gloo-rank", echo_rank0=args.verbose)
+        run.update(exit_codes=codes, timed_out=timed_out)
+        try:
+            run["results"], _ = load_rows(path)
+        except (OSError, ValueError, KeyError) as e:
+            run["results"], run["note"] = [], "no usable JSON (%s)" % e
+    runs.append(run)
+    report_run(run)
+
+
+def sweep_mpi(bed, args, size_args, deadline, runs):
+    """mpirun in the root namespace; each rank enters its peer's namespace
+    through a wrapper (ip netns exec <prefix>$OMPI_COMM_WORLD_RANK) and talks
+    to the others over the TCP BTL on wan0."""
+    n = len(bed.scenario.peers)
+    path = os.path.join(bed.work_dir, "mpi.json")
+    bench = os.path.join(bed.bin_dir, "mpi_allreduce_bench")
+    prefix = bed.namespaces[0][:-1]          # mdnw<pid>n
+    wrapper = [sys.executable, os.path.join(HERE, "wanlib", "mpi_rank.py"), prefix, "--"]
+    argv = ["mpirun"] + MPI_FLAGS + ["-np", str(n)] + wrapper + [bench] + size_args + [
+        "-n", str(args.iters), "-w", str(args.warmup), "--json", path]
+    run = {"impl": "mpi", "connections": None, "command": quoted(argv)}
+    if not shutil.which("mpirun"):
+        run.update(results=[], note="mpirun not found")
+    elif not os.access(bench, os.X_OK):
+        run.update(results=[], note="%s not built" % bench)
+    else:
+        say("mpi: %s" % run["command"])
+        p = bed.start("mpirun", argv, log=bed.log_path("mpirun"),
+                      echo_out=sys.stdout if args.verbose else None,
+                      echo_err=sys.stderr if args.verbose else None)
+        end = min(deadline, time.monotonic() + args.run_timeout)
+        while p.poll() is None and time.monotonic() < end:
+            time.sleep(0.1)
+        timed_out = p.poll() is None
+        code = p.end()
+        run.update(exit_codes=[code], timed_out=timed_out)
+        try:
+            run["results"], _ = load_rows(path)
+        except (OSError, ValueError, KeyError) as e:
+            run["results"] = []
+            run["note"] = "no usable JSON (%s); exit %s; last lines: %s" % (
+                e, code, " | ".join(p.tail(6)))
+    runs.append(run)
+    report_run(run)
+
+
+def report_run(run):
+    k = run.get("connections")
+    what = run["impl"] + ("" if run["impl"] != "meridian" else
+                          " K=%s" % ("auto(%s)" % run.get("connections_per_peer")
+                                     if k is None else k))
+    if run.get("note"):
+        say("%s: %s" % (what, run["note"]))
+    for r in run["results"]:
+        print("%-16s %12d bytes  busbw %8.4f GB/s  time %10.1f us  wrong %s" % (
+            what, r["size"], r["busbw_gbps"], r["time_us"], r["wrong"]), flush=True)
+
+
+def cmd_sweep(args):
+    sc = load_scenario(args.scenario)
+    check_preflight(args, ("meridian-wanem", "meridian-coordinator", "all_reduce_perf"))
+    args.extra_env = parse_env(args.env)
+    size_args = args.sizes
+    deadline = time.monotonic() + args.timeout
+    runs = []
+    started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    load_before = os.getloadavg()
+    h = Harness(sc, args, verbose=not args.quiet)
+    rc = 0
+    try:
+        with h as bed:
+            bed.build()
+            impls = args.only.split(",") if args.only else ["meridian"] + (
+                ["gloo", "mpi"] if args.baselines else [])
+            if "meridian" in impls:
+                bed.start_coordinator()
+                for k in args.connections:
+                    sweep_meridian(bed, args, size_args, k, deadline, runs)
+                bed.stop_coordinator()
+            if "gloo" in impls:
+                sweep_gloo(bed, args, size_args, deadline, runs)
+            if "mpi" in impls:
+                sweep_mpi(bed, args, size_args, deadline, runs)
+            h.failed = any(not r["results"] or any(r.get("exit_codes", [0])) for r in runs)
+    except SetupError as e:
+        say("setup failed: %s" % e)
+        rc = EXIT_SETUP
+    except Interrupted as e:
+        rc = 128 + e.signum
+    out = {
+        "scenario": sc.name, "scenario_file": os.path.relpath(sc.source, REPO),
+        "description": sc.description, "peers": sc.peers, "world_size": len(sc.peers),
+        "links": sc.to_json()["links"], "mtu": args.mtu,
+        "started": started, "host": socket.gethostname(), "cpus": os.cpu_count(),
+        "load_before": list(load_before), "load_after": list(os.getloadavg()),
+        "options": {"sizes": size_args, "iters": args.iters, "warmup": args.warmup,
+                    "connections": args.connections, "baselines": args.baselines,
+                    "env": args.extra_env},
+        "measurement": "busbw = algbw * 2(n-1)/n in GB/s (1e9 B/s); Meridian: all_reduce_perf "
+                       "-z 1 -c 1, out-of-place column; Gloo: torch.distributed all_reduce "
+                       "(in place), perf/baselines/gloo_allreduce.py; MPI: MPI_Allreduce, "
+                       "TCP btl on wan0, perf/baselines/mpi_allreduce_bench.c",
+        "runs": runs,
+        "emulator_counters": h.bed.counters,
+        "left_behind": getattr(h, "left", []),
+    }
+    with open(args.out, "w") as f:
+        json.dump(out, f, indent=1)
+    say("results written to %s" % args.out)
+    failed = [r for r in runs if not r["results"] or any(c for c in r.get("exit_codes", [0]))]
+    if rc == 0 and failed:
+        say("runs without clean results: %s" % ", ".join(
+            "%s/%s" % (r["impl"], r["connections"]) for r in failed))
+        rc = 1
+    if getattr(h, "left", None):
+        rc = rc or EXIT_LEFT_BEHIND
+    return rc
+
+
+# ---- plot ------------------------------------------------------------------
+
+def human(size):
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return "%d %s" % (size >> shift, unit)
+    return "%d B" % size
+
+
+def cmd_plot(args):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        sys.exit("wan.py plot: matplotlib is missing (run with /usr/bin/python3, which has "
+                 "Debian's python3-matplotlib)")
+    with open(args.results) as f:
+        data = json.load(f)
+    os.makedirs(args.out, exist_ok=True)
+    name = data.get("scenario", "scenario")
+    runs = [r for r in data["runs"] if r.get("results")]
+    ours = [r for r in runs if r["impl"] == "meridian"]
+    fixed = sorted((r for r in ours if r["connections"] is not None),
+                   key=lambda r: r["connections"])
+    auto = [r for r in ours if r["connections"] is None]
+    baselines = [r for r in runs if r["impl"] != "meridian"]
+    names = {"gloo": "Gloo (torch)", "mpi": "Open MPI (TCP)"}
+    sizes = sorted({row["size"] for r in runs for row in r["results"]})
+    title = "%s: %d peers (%s)" % (name, data.get("world_size", 0), data.get("description", ""))
+    written = []
+
+    def busbw(run, size):
+        for row in run["results"]:
+            if row["size"] == size:
+                return row["busbw_gbps"]
+        return None
+
+    # busbw vs connections per peer, one line per size; baselines dashed.
+    fig, ax = plt.subplots(figsize=(8, 5))
+    cmap = plt.get_cmap("viridis")
+    for n, size in enumerate(sizes):
+        color = cmap(n / max(1, len(sizes) - 1))
+        pts = [(r["connections"], busbw(r, size)) for r in fixed if busbw(r, size) is not None]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=color,
+                    label="Meridian %s" % human(size))
+        for r in auto:
+            v, k = busbw(r, size), r.get("connections_per_peer")
+            if v is not None and k:
+                ax.plot([k], [v], "*", color=color, markersize=14,
+                        label="Meridian auto K=%d, %s" % (k, human(size)) if n == len(sizes) - 1
+                        else None)
+    styles = {"gloo": "--", "mpi": ":"}
+    largest = sizes[-1] if sizes else None
+    for r in baselines:
+        v = busbw(r, largest) if largest else None
+        if v is not None:
+            ax.axhline(v, linestyle=styles.get(r["impl"], "-."), color="grey" if
+                       r["impl"] == "gloo" else "black",
+                       label="%s %s" % (names.get(r["impl"], r["impl"]), human(largest)))
+    ax.set_xscale("log", base=2)
+    if fixed:
+        ax.set_xticks([r["connections"] for r in fixed])
+        ax.set_xticklabels([str(r["connections"]) for r in fixed])
+    ax.set_xlabel("TCP connections per peer pair (MERIDIAN_CONNECTIONS_PER_PEER)")
+    ax.set_ylabel("busbw (GB/s)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    path = os.path.join(args.out, "%s-busbw-vs-connections.png" % name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    written.append(path)
+
+    # busbw vs message size, one line per K; baselines thick dashed.
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for n, r in enumerate(fixed + auto):
+        k = r["connections"]
+        label = "Meridian K=%d" % k if k is not None else \
+            "Meridian auto (K=%s)" % r.get("connections_per_peer")
+        xs = [row["size"] for row in r["results"]]
+        ax.plot(xs, [row["busbw_gbps"] for row in r["results"]],
+                "*-" if k is None else "o-", label=label,
+                color=cmap(n / max(1, len(fixed) + len(auto) - 1)))
+    for r in baselines:
+        xs = [row["size"] for row in r["results"]]
+        ax.plot(xs, [row["busbw_gbps"] for row in r["results"]], styles.get(r["impl"], "-."),
+                linewidth=2.5, color="grey" if r["impl"] == "gloo" else "black",
+                label=names.get(r["impl"], r["impl"]))
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes)
+    ax.set_xticklabels([human(s) for s in sizes], rotation=30, fontsize=7)
+    ax.set_xlabel("message size (float32 sum)")
+    ax.set_ylabel("busbw (GB/s)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    path = os.path.join(args.out, "%s-busbw-vs-size.png" % name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    written.append(path)
+    for p in written:
+        print(p)
+    return 0
 
 
 # ---- main ------------------------------------------------------------------
@@ -323,7 +665,34 @@ def main(argv=None):
     v.add_argument("--ping-count", type=int, default=10)
     v.add_argument("--ping-interval", type=float, default=0.2)
 
-    c = sub.add_parser("cleanup", help="delete stale mdnw* namespaces")
+    w = sub.add_parser("sweep", help="all_reduce_perf busbw per connections and size "
+                       "(and the baselines) across the scenario")
+    w.add_argument("scenario")
+    add_common(w)
+    w.add_argument("--out", required=True, help="results JSON")
+    w.add_argument("--connections", type=parse_connections,
+                   default=parse_connections("1,2,4,8,16,32,auto"),
+                   help="comma-separated K (MERIDIAN_CONNECTIONS_PER_PEER); 'auto': unset, "
+                        "the library chooses (default 1,2,4,8,16,32,auto)")
+    w.add_argument("--sizes", type=parse_sizes, default=parse_sizes("1M:64M:4"),
+                   help="MIN:MAX[:FACTOR] as all_reduce_perf -b/-e/-f (default 1M:64M:4)")
+    w.add_argument("--iters", type=int, default=5, help="timed iterations per size (5)")
+    w.add_argument("--warmup", type=int, default=2, help="warmup iterations per size (2)")
+    w.add_argument("--baselines", action="store_true",
+                   help="also Gloo (torch, /usr/bin/python3) and Open MPI over TCP")
+    w.add_argument("--only", help="comma-separated subset of meridian,gloo,mpi "
+                   "(overrides --baselines)")
+    w.add_argument("--env", action="append", metavar="K=V", help="extra environment for "
+                   "the Meridian peers (repeatable)")
+    w.add_argument("--run-timeout", type=float, default=900, help="seconds per run (900)")
+    w.add_argument("--timeout", type=float, default=7200, help="seconds for the sweep (7200)")
+    w.add_argument("--verbose", action="store_true", help="echo rank 0's output")
+
+    pl = sub.add_parser("plot", help="PNGs of a sweep's results")
+    pl.add_argument("results")
+    pl.add_argument("--out", required=True, help="folder for the PNGs")
+
+    sub.add_parser("cleanup", help="delete stale mdnw* namespaces")
 
     argv = list(sys.argv[1:] if argv is None else argv)
     command = []
@@ -339,6 +708,10 @@ def main(argv=None):
         return cmd_run(args)
     if args.cmd == "validate":
         return cmd_validate(args)
+    if args.cmd == "sweep":
+        return cmd_sweep(args)
+    if args.cmd == "plot":
+        return cmd_plot(args)
     if args.cmd == "cleanup":
         return cmd_cleanup(args)
     p.print_help()

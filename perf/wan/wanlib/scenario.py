@@ -220,6 +220,13 @@ class Scenario:
         """Configured round trip a -> b -> a (propagation only)."""
         return sum(l.delay_us for l in self.path_links(a, b) + self.path_links(b, a)) / 1000.0
 
+    def ping_rtt_ms(self, a, b, packet_bytes=84):
+        """What ping should see a -> b -> a on idle links: propagation plus
+        the serialisation of one echo packet (84 bytes: IP, ICMP and ping's
+        56 data bytes) on every link of both paths."""
+        links = self.path_links(a, b) + self.path_links(b, a)
+        return self.rtt_ms(a, b) + sum(packet_bytes * 8.0 / l.rate_bps for l in links) * 1000.0
+
     def link_classes(self):
         """What `validate` measures: (label, src peer, dst peer).  One pair
         per region with two or more peers, both directions of every trunk
