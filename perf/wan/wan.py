@@ -287,6 +287,48 @@ def print_row(row, first):
         "PASS" if ok else "FAIL", err or ""), flush=True)
 
 
+# ---- capacity --------------------------------------------------------------
+
+def cmd_capacity(args):
+    """Two peers on one link (rtt --rtt-ms): the highest configured rate at
+    which iperf3 still gets within the tolerance of it."""
+    check_preflight(args)
+    if not shutil.which("iperf3"):
+        say("iperf3 not found")
+        return EXIT_SETUP
+    rates = [float(x) for x in args.rates.split(",") if x]
+    best = None
+    for rate in rates:
+        data = {"name": "capacity-%g" % rate, "peers": ["a", "a"], "coordinator_region": "a",
+                "intra_region": {"rtt_ms": args.rtt_ms, "rate_mbit": rate}, "trunks": []}
+        sc = scn.Scenario(data, "capacity")
+        h = Harness(sc, args, verbose=not args.quiet)
+        bps, err = None, None
+        try:
+            with h as bed:
+                bed.build()
+                bps, err = measure_iperf(bed, 0, 1, args.seconds, args.streams, args.omit)
+        except SetupError as e:
+            err = str(e)
+        except Interrupted as e:
+            return 128 + e.signum
+        ok = bps is not None and bps >= (1 - args.tolerance) * rate * 1e6
+        print("  %10.0f Mbit/s configured  %10s Mbit/s measured  %s %s" % (
+            rate, "%.1f" % (bps / 1e6) if bps is not None else "-", "ok" if ok else "SHORT",
+            err or ""), flush=True)
+        if getattr(h, "left", None):
+            return EXIT_LEFT_BEHIND
+        if not ok:
+            break
+        best = rate
+    if best is None:
+        print("# the emulator did not sustain %g Mbit/s" % rates[0])
+        return 1
+    print("# highest sustained rate: %g Mbit/s (rtt %.2f ms, mtu %d, %d streams, within %.0f %%)"
+          % (best, args.rtt_ms, args.mtu, args.streams, args.tolerance * 100))
+    return 0
+
+
 # ---- sweep -----------------------------------------------------------------
 
 GLOO_PYTHON = "/usr/bin/python3"   # the interpreter that has torch
@@ -665,6 +707,16 @@ def main(argv=None):
     v.add_argument("--ping-count", type=int, default=10)
     v.add_argument("--ping-interval", type=float, default=0.2)
 
+    cp = sub.add_parser("capacity", help="highest rate the emulator sustains here")
+    add_common(cp)
+    cp.add_argument("--rates", default="500,1000,2000,4000,8000,16000",
+                    help="Mbit/s to try in order, stopping at the first short one")
+    cp.add_argument("--rtt-ms", type=float, default=1.0, help="RTT of the test link (1 ms)")
+    cp.add_argument("--tolerance", type=float, default=0.10)
+    cp.add_argument("--seconds", type=int, default=5)
+    cp.add_argument("--omit", type=int, default=1)
+    cp.add_argument("--streams", type=int, default=4)
+
     w = sub.add_parser("sweep", help="all_reduce_perf busbw per connections and size "
                        "(and the baselines) across the scenario")
     w.add_argument("scenario")
@@ -710,6 +762,8 @@ def main(argv=None):
         return cmd_validate(args)
     if args.cmd == "sweep":
         return cmd_sweep(args)
+    if args.cmd == "capacity":
+        return cmd_capacity(args)
     if args.cmd == "plot":
         return cmd_plot(args)
     if args.cmd == "cleanup":

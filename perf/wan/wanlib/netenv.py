@@ -407,6 +407,19 @@ class Testbed:
         return left
 
 
+def harness_alive(pid):
+    """Whether pid is a running harness (a reused pid of another program
+    does not count)."""
+    if not pid_alive(pid):
+        return False
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            cmdline = f.read().decode("utf-8", "replace")
+    except OSError:
+        return True  # cannot tell: keep its namespaces
+    return "wan" in cmdline
+
+
 def cleanup_stale(verbose=True):
     """Deletes mdnw* namespaces whose creator (the pid in the name) is gone,
     killing what runs in them first.  Returns (deleted, kept, failed)."""
@@ -416,7 +429,7 @@ def cleanup_stale(verbose=True):
         if not parsed:
             continue
         pid = parsed[0]
-        if pid_alive(pid) and pid != os.getpid():
+        if pid != os.getpid() and harness_alive(pid):
             kept.append(ns)
             continue
         for q in ns_pids(ns):
