@@ -61,7 +61,9 @@ class Harness:
         else:
             self.work_dir = tempfile.mkdtemp(prefix="mdnw-%d-" % os.getpid())
         self.bed = netenv.Testbed(scenario, os.path.abspath(args.bin_dir), self.work_dir,
-                                  mtu=getattr(args, "mtu", scn.DEFAULT_MTU), verbose=verbose)
+                                  mtu=getattr(args, "mtu", scn.DEFAULT_MTU), verbose=verbose,
+                                  sysctls=getattr(args, "sysctl", None) or (),
+                                  wanem_args=getattr(args, "wanem_arg", None) or ())
         self.old_handlers = {}
         self.failed = False
 
@@ -672,6 +674,13 @@ def add_common(p):
     p.add_argument("--keep-logs", metavar="DIR", help="write logs and the emulator "
                    "config to DIR and keep them (default: a temporary folder, kept on failure)")
     p.add_argument("--quiet", action="store_true", help="fewer '# wan:' lines")
+    p.add_argument("--sysctl", action="append", metavar="K=V",
+                   help="sysctl set in every peer namespace, e.g. "
+                        "'net.ipv4.tcp_wmem=4096 16384 33554432' (repeatable; default: "
+                        "the namespaces inherit the host's TCP settings)")
+    p.add_argument("--wanem-arg", action="append", metavar="ARG",
+                   help="extra meridian-wanem argument, e.g. --wanem-arg=--spin-us=100 "
+                        "(repeatable)")
     p.add_argument("--skip-code", action="store_true",
                    help="exit 77 when the testbed cannot be built here (not root, no TUN, "
                         "no emulator)")

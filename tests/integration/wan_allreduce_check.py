@@ -13,8 +13,10 @@ meridian-wanem or all_reduce_perf in --bin-dir).
 """
 
 import argparse
+import ctypes
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -27,6 +29,13 @@ SKIP = 77
 ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(-?\d+)"
                  r"\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\S+)"
                  r"\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\S+)\s*$")
+
+
+def term_with_parent():
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 def main():
@@ -48,9 +57,15 @@ def main():
            "--timeout", str(args.timeout), "--", os.path.join(bin_dir, "all_reduce_perf")]
     cmd += args.sizes.split()
     print("$ %s" % " ".join(cmd), flush=True)
+    # SIGTERM (which wan.py answers with its teardown) if this script dies,
+    # e.g. killed by ctest on its own timeout.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            universal_newlines=True)
-    out, err = proc.communicate(timeout=args.timeout + 60)
+                            universal_newlines=True, preexec_fn=term_with_parent)
+    try:
+        out, err = proc.communicate(timeout=args.timeout + 20)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # wan.py tears down on SIGTERM
+        out, err = proc.communicate(timeout=60)
     failures = []
     if proc.returncode != 0:
         failures.append("wan.py exited %d" % proc.returncode)

@@ -214,12 +214,15 @@ class Testbed:
     """One emulated scenario: namespaces, meridian-wanem, addresses, and
     optionally a coordinator and per-peer commands."""
 
-    def __init__(self, scenario, bin_dir, work_dir, mtu=scn.DEFAULT_MTU, verbose=True):
+    def __init__(self, scenario, bin_dir, work_dir, mtu=scn.DEFAULT_MTU, verbose=True,
+                 sysctls=(), wanem_args=()):
         self.scenario = scenario
         self.bin_dir = bin_dir
         self.work_dir = work_dir
         self.mtu = mtu
         self.verbose = verbose
+        self.sysctls = list(sysctls)        # "key=value", set in every namespace
+        self.wanem_args = list(wanem_args)  # extra meridian-wanem flags
         self.pid = os.getpid()
         self.namespaces = [scn.namespace_name(self.pid, i) for i in range(len(scenario.peers))]
         self.created = []            # namespaces we created
@@ -255,10 +258,13 @@ class Testbed:
             run_cmd(["ip", "netns", "add", ns])
             self.created.append(ns)
             run_cmd(["ip", "-n", ns, "link", "set", "lo", "up"])
+            for kv in self.sysctls:
+                run_cmd(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", kv])
         config = os.path.join(self.work_dir, "wanem.conf")
         with open(config, "w") as f:
             f.write(scn.emulator_config(self.scenario, self.namespaces, self.mtu))
-        self.emulator = self.start("wanem", [wanem, "--config", config],
+        self.emulator = self.start("wanem", [wanem, "--config", config, "--exit-with-parent"]
+                                   + self.wanem_args,
                                    log=self.log_path("wanem"), merge=True)
         if not self.emulator.wait_for_line(r"^\s*ready\s*$", ready_timeout):
             raise SetupError("meridian-wanem did not print 'ready' within %.0f s "
@@ -380,9 +386,18 @@ class Testbed:
             p.end()
         if self.emulator is not None:
             self.emulator.end(grace=10.0)
-            tail = [l for l in self.emulator.tail(200)
-                    if l.strip() and l.strip() != "ready"]
-            self.counters = tail
+            # The final counters: the last run of "link ..." / "total ..."
+            # lines (periodic --stats-interval-ms blocks come before it).
+            block = []
+            for line in reversed(self.emulator.tail(2000)):
+                if not block:
+                    if line.startswith("total "):
+                        block.append(line)
+                elif line.startswith("link "):
+                    block.append(line)
+                else:
+                    break
+            self.counters = list(reversed(block))
         for ns in self.created:
             for pid in ns_pids(ns):
                 self.say("killing pid %d left in namespace %s" % (pid, ns))
