@@ -66,6 +66,7 @@ class Harness:
                                   wanem_args=getattr(args, "wanem_arg", None) or ())
         self.old_handlers = {}
         self.failed = False
+        self.left = []
 
     def _raise(self, signum, frame):
         raise Interrupted(signum)
@@ -83,6 +84,8 @@ class Harness:
             signal.signal(s, self._ignore)
         try:
             left = self.bed.teardown()
+        except Exception as e:  # report, never mask the run's own outcome
+            left = ["teardown failed (%s: %s); run 'wan.py cleanup'" % (type(e).__name__, e)]
         finally:
             for s, h in self.old_handlers.items():
                 signal.signal(s, h)

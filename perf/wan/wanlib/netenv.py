@@ -383,7 +383,10 @@ class Testbed:
         for p in reversed(self.procs):
             if p is self.emulator:
                 continue
-            p.end()
+            try:
+                p.end()
+            except Exception as e:  # keep going: the namespaces must go too
+                left.append("process %s (pid %d): %s" % (p.name, p.pid, e))
         if self.emulator is not None:
             self.emulator.end(grace=10.0)
             # The final counters: the last run of "link ..." / "total ..."
