@@ -225,10 +225,34 @@ void Executor::OnDescriptorMismatch(int peer, uint64_t op_seq,
   Abort(absl::FailedPreconditionError(msg), /*notify_peers=*/true);
 }
 
+namespace {
+// Failures that break the whole group (a peer lost, hung or garbled), as
+// opposed to one operation's mismatch.
+bool BreaksGroup(const absl::Status& s) {
+  return absl::IsAborted(s) || absl::IsDeadlineExceeded(s) || absl::IsDataLoss(s) ||
+         absl::IsUnavailable(s);
+}
+}  // namespace
+
+void Executor::NotifyAbort(uint64_t op_seq, const absl::Status& status) {
+  const std::string reason = EncodeAbortReason(status);
+  for (transport::Link* link : links_) {
+    if (link != nullptr && !link->failed()) link->SendAbort(op_seq, reason);
+  }
+  last_finished_ = std::max(last_finished_, op_seq);
+}
+
 void Executor::OnRemoteAbort(int peer, uint64_t op_seq, const std::string& reason) {
   if (op_.active && op_seq == op_.seq) {
     CancelLinks(op_seq);
     Finish(DecodeAbortReason(reason));
+  } else if (op_.active && op_seq < op_.seq) {
+    // A peer failed an operation this rank already finished, because the
+    // group lost someone: this rank's current operation will never get that
+    // peer's data either (it re-forms instead), so fail it now rather than
+    // at the operation timeout, and pass the word on.
+    absl::Status status = DecodeAbortReason(reason);
+    if (BreaksGroup(status)) Abort(status, /*notify_peers=*/true);
   } else if (op_seq > last_finished_ && !(op_.active && op_seq < op_.seq)) {
     early_aborts_.emplace(op_seq, reason);
   }

@@ -49,6 +49,10 @@ class Executor : public transport::LinkEvents {
   int FirstDeadPeer() const;
   const absl::Status& dead_status(int peer) const { return dead_[peer]; }
 
+  // Tells every peer that operation op_seq, which this rank never started
+  // (its group is already broken), is aborted for `status`.
+  void NotifyAbort(uint64_t op_seq, const absl::Status& status);
+
   // Fails the running operation with `status` (e.g. a timeout); when
   // notify_peers, tells every peer to abort it too.
   void Abort(const absl::Status& status, bool notify_peers);

@@ -289,7 +289,10 @@ bool Communicator::StartNext() {
   }
   if (!broken_.ok()) {
     // This epoch has lost a peer: the operation cannot run on it, and the
-    // caller must learn that before the group re-forms under it.
+    // caller must learn that before the group re-forms under it.  Peers
+    // that already wait in this operation hear it too, rather than at their
+    // operation timeout.
+    executor_->NotifyAbort(next_seq_++, broken_);
     OnOpDone(req, broken_);
     return true;
   }
