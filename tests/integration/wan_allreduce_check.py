@@ -85,10 +85,14 @@ def main():
     if ns_left:
         failures.append("namespaces left: %s" % " ".join(ns_left))
 
-    print("busbw across %s (out-of-place / in-place, GB/s):" % args.scenario)
+    n = re.search(r"# nRanks (\d+)", out)
+    factor = 2.0 * (int(n.group(1)) - 1) / int(n.group(1)) if n else 1.0
+    print("busbw across %s (out-of-place / in-place; GB/s as printed, Mbit/s from the "
+          "time column):" % args.scenario)
     for m in rows:
-        print("  %10s bytes  busbw %s / %s  #wrong %s / %s" % (
-            m.group(1), m.group(8), m.group(12), m.group(9), m.group(13)))
+        mbit = [int(m.group(1)) * 8 / float(t) * factor for t in (m.group(6), m.group(10))]
+        print("  %10s bytes  busbw %s / %s GB/s  = %.1f / %.1f Mbit/s  #wrong %s / %s" % (
+            m.group(1), m.group(8), m.group(12), mbit[0], mbit[1], m.group(9), m.group(13)))
     if failures:
         print("--- rank 0 stdout ---\n%s--- harness stderr ---\n%s" % (out, err))
         for f in failures:
