@@ -44,7 +44,7 @@ int Executor::FirstDeadPeer() const {
 
 void Executor::Start(uint64_t op_seq, const OpSpec& spec,
                      std::shared_ptr<const Plan> plan, const void* input,
-                     void* output, Done done) {
+                     void* output, Done done, size_t protect_bytes) {
   op_ = RunningOp();
   op_.active = true;
   op_.seq = op_seq;
@@ -63,6 +63,11 @@ void Executor::Start(uint64_t op_seq, const OpSpec& spec,
   free_slots_.clear();
   for (int i = kStagingSlots - 1; i >= 0; --i) free_slots_.push_back(i);
   op_.base[0] = const_cast<uint8_t*>(static_cast<const uint8_t*>(input));
+  if (protect_bytes > 0) {
+    guard_.Arm(op_.base[0], protect_bytes);
+  } else {
+    guard_.Disarm();
+  }
   op_.base[1] = static_cast<uint8_t*>(output);
   op_.base[2] = scratch_.data();
   op_.pending_deps = plan->dep_count;
@@ -153,6 +158,7 @@ void Executor::PumpRecvs(int peer) {
       target = slots_[slot].data();
     } else {
       target = Ptr(s.dst);
+      guard_.BeforeWrite(target, s.count * op_.elem_size);
     }
     const uint32_t msg = static_cast<uint32_t>(next++);
     links_[peer]->PostRecv(op_.seq, msg, op_.desc, target, s.count * op_.elem_size);
@@ -164,7 +170,10 @@ void Executor::RunCopy(int32_t idx) {
   const Step& s = op_.plan->steps[idx];
   uint8_t* dst = Ptr(s.dst);
   const uint8_t* src = Ptr(s.src);
-  if (dst != src) memmove(dst, src, s.count * op_.elem_size);
+  if (dst != src) {
+    guard_.BeforeWrite(dst, s.count * op_.elem_size);
+    memmove(dst, src, s.count * op_.elem_size);
+  }
   StepDone(idx);
 }
 
@@ -202,6 +211,7 @@ void Executor::OnRecvDone(int peer, uint64_t op_seq, uint32_t msg) {
   if (s.kind == StepKind::kRecvReduce) {
     const int32_t slot = op_.staging_slot[idx];
     uint8_t* dst = Ptr(s.dst);
+    guard_.BeforeWrite(dst, s.count * op_.elem_size);
     math::Reduce(op_.spec.dtype, op_.spec.op, dst, Ptr(s.src), slots_[slot].data(), s.count);
     if (s.finalize) math::DivideBy(op_.spec.dtype, dst, s.count, world_size_);
     op_.staging_slot[idx] = -1;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "collectives/input_guard.h"
 #include "collectives/op_descriptor.h"
 #include "planner/plan.h"
 #include "transport/link.h"
@@ -34,9 +35,15 @@ class Executor : public transport::LinkEvents {
   // Begins operation op_seq.  `done` runs exactly once, on the progress
   // thread, when this rank's part finishes or fails; until then the buffers
   // belong to the executor.  Only one operation runs at a time.
+  // protect_bytes > 0 (in-place operations): the first protect_bytes of
+  // input are saved as the operation first overwrites them, so that
+  // RestoreInput can put them back.
   void Start(uint64_t op_seq, const OpSpec& spec,
              std::shared_ptr<const planner::Plan> plan, const void* input,
-             void* output, Done done);
+             void* output, Done done, size_t protect_bytes = 0);
+  // Puts back what the last operation overwrote of its protected input
+  // (from `done`, typically after a failure).
+  void RestoreInput() { guard_.Restore(); }
 
   bool busy() const { return op_.active; }
   uint64_t current_op() const { return op_.seq; }
@@ -103,6 +110,7 @@ class Executor : public transport::LinkEvents {
   std::vector<transport::Link*> links_;
   RunningOp op_;
   std::vector<uint8_t> scratch_;
+  InputGuard guard_;
   // Staging for receive-reduce: slots of equal size, reused.
   std::vector<std::vector<uint8_t>> slots_;
   std::vector<int32_t> free_slots_;

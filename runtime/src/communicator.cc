@@ -346,38 +346,31 @@ absl::Status Communicator::Reform(bool force) {
 }
 
 void Communicator::RunCollective(const std::shared_ptr<Request>& req) {
-  OpArgs args = req->args();
+  const OpArgs& args = req->args();
   const void* input = args.input;
   void* output = args.output;
   if (args.spec.collective == Collective::kBarrier) {
     input = req->barrier_bytes();
     output = req->barrier_bytes() + 1;
   }
-  // An in-place operation runs out of place from a copy of the input, so a
-  // failure can put the caller's input back (nothing is lost).
-  size_t backup_bytes = 0;
+  // An in-place operation saves what it overwrites of the caller's input,
+  // so that a failure can put it back (nothing is lost).
+  size_t protect_bytes = 0;
   if (args.in_place && options_.inplace_backup && !args.plan) {
-    backup_bytes = InputBytes(args, roster_.world_size);
-    if (backup_bytes > 0) {
-      if (backup_.size() < backup_bytes) backup_.resize(backup_bytes);
-      memcpy(backup_.data(), args.input, backup_bytes);
-      input = backup_.data();
-      args.in_place = false;
-    }
+    protect_bytes = InputBytes(args, roster_.world_size);
   }
   // A non-root reduce's buffer is input only; the plan may use it for
   // partial sums, so it is always put back.
   const bool restore_always = args.spec.collective == Collective::kReduce &&
-                              args.spec.root != roster_.rank && backup_bytes > 0;
+                              args.spec.root != roster_.rank && protect_bytes > 0;
   const uint64_t seq = next_seq_++;
-  executor_->Start(seq, args.spec, PlanFor(args), input, output,
-                   [this, req, backup_bytes, restore_always](absl::Status status) {
-                     if (backup_bytes > 0 && (!status.ok() || restore_always)) {
-                       memcpy(const_cast<void*>(req->args().input), backup_.data(),
-                              backup_bytes);
-                     }
-                     OnOpDone(req, std::move(status));
-                   });
+  executor_->Start(
+      seq, args.spec, PlanFor(args), input, output,
+      [this, req, protect_bytes, restore_always](absl::Status status) {
+        if (protect_bytes > 0 && (!status.ok() || restore_always)) executor_->RestoreInput();
+        OnOpDone(req, std::move(status));
+      },
+      protect_bytes);
 }
 
 void Communicator::OnOpDone(const std::shared_ptr<Request>& req, absl::Status status) {

@@ -120,7 +120,6 @@ class Communicator {
   uint64_t next_seq_ = 1;
   using PlanKey = std::tuple<int, uint64_t, int, bool, bool, size_t>;
   std::map<PlanKey, std::shared_ptr<const planner::Plan>> plans_;
-  std::vector<uint8_t> backup_;  // in-place inputs, restored on failure
 
   // Set once a failure that breaks the epoch has been returned; the next
   // call re-forms.  reform_mu_ makes concurrent callers re-form once.
