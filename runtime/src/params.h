@@ -25,10 +25,10 @@ MDN_PARAM(FrameBytes, "FRAME_BYTES", 256 << 10)
 // paths, whose bandwidth-delay product needs every byte of window.
 MDN_PARAM(SocketBufferBytes, "SOCKET_BUFFER_BYTES", -1)
 
-// 1: an in-place operation works from a copy of its input and puts it back
-// if the operation fails (a lost peer costs no data).  0 saves the copy
-// (one memcpy of the buffer per call) at the price of a clobbered buffer
-// after a failure.
+// 1: an in-place operation saves each granule of its input before it first
+// overwrites it and puts the saved ones back if the operation fails (a lost
+// peer costs no data).  0 saves that copy, at the price of a clobbered
+// buffer after a failure.
 MDN_PARAM(InplaceBackup, "INPLACE_BACKUP", 1)
 
 #endif  // MERIDIAN_RUNTIME_SRC_PARAMS_H_
