@@ -11,7 +11,8 @@ configuration with different links per pair:
 Checks, with the emulator running:
   - ping RTT of every pair (ping -c 5 -i 0.2) within 10 % + 0.3 ms of the
     configured RTT (delays plus the serialisation of the ping packets);
-  - iperf3 B -> C (-t 3): the receiver's throughput within 10 % of 5 Mbit/s;
+  - iperf3 B -> C (-t 4): the receiver's throughput within 10 % of
+    5 Mbit/s;
   - SIGTERM: exit status 0, per-link counters printed, and then no wan0
     device left in any namespace and no emulator process.
 Then a second emulator on the same namespaces (the devices of the first
@@ -247,7 +248,7 @@ class Check:
         self.servers.append(server)
         result = None
         for _ in range(20):  # until the server listens
-            r = self.ns_exec(1, "iperf3", "-c", "10.231.0.3", "-p", port, "-t", "3",
+            r = self.ns_exec(1, "iperf3", "-c", "10.231.0.3", "-p", port, "-t", "4",
                              "-J", check=False, timeout=30)
             try:
                 result = json.loads(r.stdout)
@@ -261,10 +262,15 @@ class Check:
         if result is None:
             self.expect(False, "iperf3 B -> C ran")
             return
+        # What the receiver got over the whole run, slow start included: a
+        # slight underestimate.  (Its 1-s intervals are no better: data held
+        # out of order during a loss recovery reaches the application in one
+        # burst.  The sender's count writes into its socket buffer.)
         bps = result["end"]["sum_received"]["bits_per_second"]
         want = 5e6
         self.expect(abs(bps - want) <= 0.1 * want,
-                    "iperf3 B -> C: %.3f Mbit/s received, link 5 Mbit/s" % (bps / 1e6))
+                    "iperf3 B -> C: %.3f Mbit/s received over 4 s, link 5 Mbit/s"
+                    % (bps / 1e6))
 
     def check_stop(self, e, links):
         pid = e.proc.pid
