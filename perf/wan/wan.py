@@ -603,7 +603,7 @@ def cmd_plot(args):
     baselines = [r for r in runs if r["impl"] != "meridian"]
     names = {"gloo": "Gloo (torch)", "mpi": "Open MPI (TCP)"}
     sizes = sorted({row["size"] for r in runs for row in r["results"]})
-    title = "%s: %d peers (%s)" % (name, data.get("world_size", 0), data.get("description", ""))
+    title = "%s: %s" % (name, data.get("description") or "%d peers" % data.get("world_size", 0))
     written = []
 
     def busbw(run, size):
