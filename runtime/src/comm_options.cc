@@ -122,6 +122,10 @@ absl::StatusOr<CommOptions> ResolveCommOptions(const mdnCommConfig_t* cfg) {
   o.path.max_connections =
       static_cast<int>(std::clamp<int64_t>(param::MaxConnectionsPerPeer(), 1, 64));
   o.inplace_backup = param::InplaceBackup() != 0;
+  if (auto cc = GetEnv("MERIDIAN_TCP_CONGESTION")) {
+    o.congestion_control = *cc == "system" ? "" : *cc;
+    o.congestion_control_required = true;
+  }
   return o;
 }
 

@@ -26,6 +26,10 @@ struct CommOptions {
   size_t frame_bytes = 0;
   int socket_buffer_bytes = -1;  // < 0: from the RTT; 0: kernel autotuning
   transport::PathPolicy path;    // what automatic K aims for
+  // MERIDIAN_TCP_CONGESTION: set means required on every connection;
+  // "system" keeps the kernel's default; unset: cubic on long paths.
+  std::string congestion_control = "cubic";
+  bool congestion_control_required = false;
   // In-place operations keep a copy of their input to restore on failure.
   bool inplace_backup = true;
   // Shared secret for the coordinator and every peer connection; empty only

@@ -123,6 +123,8 @@ absl::Status Communicator::BuildMesh(const coordinator::Roster& roster,
   spec.options.connections_per_peer = options_.connections_per_peer;
   spec.options.socket_buffer_bytes = options_.socket_buffer_bytes;
   spec.options.path = options_.path;
+  spec.options.congestion_control = options_.congestion_control;
+  spec.options.congestion_control_required = options_.congestion_control_required;
   spec.options.frame_bytes = options_.frame_bytes;
   // A peer of this epoch that is already known lost will never connect.
   spec.abort_check = [this, epoch = roster.epoch] { return KnownLoss(epoch); };

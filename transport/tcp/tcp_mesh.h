@@ -29,6 +29,14 @@ struct TcpOptions {
   int socket_buffer_bytes = -1;
   // What auto K aims for.
   PathPolicy path;
+  // TCP congestion control for the data connections ("cubic", "bbr", ...);
+  // empty: the system default.  Unless congestion_control_required, it is
+  // applied only to long paths (RTT >= kWanRttUs) and only if the kernel
+  // has it.  Why cubic by default: on the emulated transatlantic trunk,
+  // many parallel BBR connections overfill the shared queue (7x the drops
+  // of cubic) and reach 79% of the link against cubic's 90% (perf/RESULTS.md).
+  std::string congestion_control = "cubic";
+  bool congestion_control_required = false;
   // A message is cut into frames of at most this many bytes, which are
   // spread over the connections.
   size_t frame_bytes = 256 << 10;
