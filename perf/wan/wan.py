@@ -583,6 +583,20 @@ def human(size):
     return "%d B" % size
 
 
+def _save_busbw_plot(plt, fig, ax, xlabel, title, path):
+    """The part both plots share: labels, grid, legend, PNG.  Returns path."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("busbw (GB/s)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def cmd_plot(args):
     try:
         import matplotlib
@@ -639,17 +653,9 @@ def cmd_plot(args):
     if fixed:
         ax.set_xticks([r["connections"] for r in fixed])
         ax.set_xticklabels([str(r["connections"]) for r in fixed])
-    ax.set_xlabel("TCP connections per peer pair (MERIDIAN_CONNECTIONS_PER_PEER)")
-    ax.set_ylabel("busbw (GB/s)")
-    ax.set_ylim(bottom=0)
-    ax.set_title(title, fontsize=9)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    path = os.path.join(args.out, "%s-busbw-vs-connections.png" % name)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    written.append(path)
+    written.append(_save_busbw_plot(
+        plt, fig, ax, "TCP connections per peer pair (MERIDIAN_CONNECTIONS_PER_PEER)",
+        title, os.path.join(args.out, "%s-busbw-vs-connections.png" % name)))
 
     # busbw vs message size, one line per K; baselines thick dashed.
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -669,17 +675,9 @@ def cmd_plot(args):
     ax.set_xscale("log", base=2)
     ax.set_xticks(sizes)
     ax.set_xticklabels([human(s) for s in sizes], rotation=30, fontsize=7)
-    ax.set_xlabel("message size (float32 sum)")
-    ax.set_ylabel("busbw (GB/s)")
-    ax.set_ylim(bottom=0)
-    ax.set_title(title, fontsize=9)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    path = os.path.join(args.out, "%s-busbw-vs-size.png" % name)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    written.append(path)
+    written.append(_save_busbw_plot(
+        plt, fig, ax, "message size (float32 sum)", title,
+        os.path.join(args.out, "%s-busbw-vs-size.png" % name)))
     for p in written:
         print(p)
     return 0

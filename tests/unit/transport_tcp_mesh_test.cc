@@ -101,7 +101,9 @@ TEST(TcpMeshTest, AutomaticConnectionsFollowTheDialersChoice) {
   for (int r = 0; r < 3; ++r) ASSERT_TRUE(m.ranks[r]->status.ok()) << m.ranks[r]->status;
   for (int a = 0; a < 3; ++a) {
     for (int b = 0; b < 3; ++b) {
-      if (a != b) EXPECT_EQ(m.link(a, b)->num_connections(), 3) << a << "->" << b;
+      if (a != b) {
+        EXPECT_EQ(m.link(a, b)->num_connections(), 3) << a << "->" << b;
+      }
     }
   }
   // The default policy on loopback: one connection per pair.

@@ -5,8 +5,14 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "transport/socket.h"
 
 namespace meridian::transport {
 
@@ -51,6 +57,30 @@ void SizeSocketBuffers(int fd, int buffer_bytes, const SocketLimits& limits) {
   // The kernel caps each at its *mem_max; that is not an error.
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
+absl::Status SetCongestionControl(int fd, const std::string& cc, bool required) {
+  if (cc.empty()) return absl::OkStatus();
+  if (!required && TcpRttUs(fd) < kWanRttUs) return absl::OkStatus();
+  if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc.data(),
+                 static_cast<socklen_t>(cc.size())) == 0) {
+    return absl::OkStatus();
+  }
+  if (!required) {
+    MDN_LOG(Info) << "TCP congestion control '" << cc << "' unavailable ("
+                  << strerror(errno) << "); keeping the system's default";
+    return absl::OkStatus();
+  }
+  return ErrnoStatus(absl::StrCat("TCP congestion control '", cc,
+                                  "' (MERIDIAN_TCP_CONGESTION; see "
+                                  "net.ipv4.tcp_available_congestion_control)"),
+                     errno);
+}
+
+void LimitUnsentBacklog(int fd, size_t frame_bytes) {
+  if (TcpRttUs(fd) < kWanRttUs) return;
+  int lowat = static_cast<int>(std::min<size_t>(frame_bytes, 1 << 30));
+  setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 }
 
 }  // namespace meridian::transport

@@ -16,7 +16,11 @@
 #ifndef MERIDIAN_TRANSPORT_TCP_PATH_SIZING_H_
 #define MERIDIAN_TRANSPORT_TCP_PATH_SIZING_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
 
 namespace meridian::transport {
 
@@ -53,6 +57,18 @@ int64_t TcpRttUs(int fd);
 // Sets SO_SNDBUF/SO_RCVBUF: buffer_bytes > 0 explicitly; 0 leaves the
 // kernel's autotuning; < 0 (auto) from the socket's measured RTT.
 void SizeSocketBuffers(int fd, int buffer_bytes, const SocketLimits& limits);
+
+// Sets the TCP congestion control `cc` (empty: keep the kernel's).  Unless
+// required, only on long paths (RTT >= kWanRttUs) and only where the kernel
+// has it; a required one that the kernel lacks is an error naming it.
+absl::Status SetCongestionControl(int fd, const std::string& cc, bool required);
+
+// On a long path, data written to a connection whose window has shrunk
+// (a loss, slow start) sits in its kernel buffer behind the others' while
+// the operation waits for it.  Capping each connection's unsent backlog at
+// about one frame keeps frames in the link's own queues, where they go to
+// whichever connection drains fastest.  Local paths are left alone.
+void LimitUnsentBacklog(int fd, size_t frame_bytes);
 
 }  // namespace meridian::transport
 

@@ -6,7 +6,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <netdb.h>
 #include <poll.h>
@@ -576,38 +575,6 @@ absl::Status MeshBuilder::Run() {
   return absl::OkStatus();
 }
 
-absl::Status SetCongestionControl(int fd, const TcpOptions& options) {
-  const std::string& cc = options.congestion_control;
-  if (cc.empty()) return absl::OkStatus();
-  if (!options.congestion_control_required && TcpRttUs(fd) < kWanRttUs) {
-    return absl::OkStatus();
-  }
-  if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc.data(),
-                 static_cast<socklen_t>(cc.size())) == 0) {
-    return absl::OkStatus();
-  }
-  if (!options.congestion_control_required) {
-    MDN_LOG(Info) << "TCP congestion control '" << cc << "' unavailable ("
-                  << strerror(errno) << "); keeping the system's default";
-    return absl::OkStatus();
-  }
-  return ErrnoStatus(absl::StrCat("TCP congestion control '", cc,
-                                  "' (MERIDIAN_TCP_CONGESTION; see "
-                                  "net.ipv4.tcp_available_congestion_control)"),
-                     errno);
-}
-
-// On a long path, data written to a connection whose window has shrunk
-// (a loss, slow start) sits in its kernel buffer behind the others' while
-// the operation waits for it.  Capping each connection's unsent backlog at
-// about one frame keeps frames in the link's own queues, where they go to
-// whichever connection drains fastest.
-void LimitUnsentBacklog(int fd, const TcpOptions& options) {
-  if (TcpRttUs(fd) < kWanRttUs) return;
-  int lowat = static_cast<int>(std::min<size_t>(options.frame_bytes, 1 << 30));
-  setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
-}
-
 absl::Status ValidateSpec(const MeshSpec& spec) {
   if (spec.world_size < 1 || spec.rank < 0 || spec.rank >= spec.world_size) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -646,8 +613,9 @@ absl::StatusOr<std::vector<std::unique_ptr<Link>>> ConnectTcpMesh(
     for (Fd& fd : conns) {
       MDN_RETURN_IF_ERROR(TuneDataSocket(fd.get(), 0));
       SizeSocketBuffers(fd.get(), spec.options.socket_buffer_bytes, limits);
-      MDN_RETURN_IF_ERROR(SetCongestionControl(fd.get(), spec.options));
-      LimitUnsentBacklog(fd.get(), spec.options);
+      MDN_RETURN_IF_ERROR(SetCongestionControl(fd.get(), spec.options.congestion_control,
+                                               spec.options.congestion_control_required));
+      LimitUnsentBacklog(fd.get(), spec.options.frame_bytes);
     }
     MDN_ASSIGN_OR_RETURN(
         links[p],

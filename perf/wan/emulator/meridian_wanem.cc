@@ -33,6 +33,7 @@
 #include "perf/wan/emulator/config.h"
 #include "perf/wan/emulator/forwarder.h"
 #include "perf/wan/emulator/tun.h"
+#include "runtime/tools/cli_flag.h"
 
 namespace meridian::wanem {
 namespace {
@@ -67,21 +68,7 @@ void Usage(FILE* out) {
                "process dies\n");
 }
 
-bool TakeValue(int argc, char** argv, int& i, const char* name,
-               std::string* value) {
-  std::string arg = argv[i];
-  std::string prefix = std::string(name) + "=";
-  if (arg == name) {
-    if (i + 1 >= argc) return false;
-    *value = argv[++i];
-    return true;
-  }
-  if (arg.rfind(prefix, 0) == 0) {
-    *value = arg.substr(prefix.size());
-    return true;
-  }
-  return false;
-}
+using meridian::tools::TakeValue;
 
 bool ParseU64(const std::string& s, uint64_t* v) {
   if (s.empty() || s.size() > 19) return false;
