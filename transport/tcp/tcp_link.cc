@@ -107,6 +107,7 @@ void TcpLink::Fail(const absl::Status& status) {
     c.queue.clear();
     c.queued_bytes = 0;
   }
+  unclaimed_.clear();
   if (kick_.valid()) {
     loop_->Remove(kick_.get());
     kick_.reset();
@@ -120,7 +121,7 @@ void TcpLink::Fail(const absl::Status& status) {
 void TcpLink::UpdateInterest(Conn& c) {
   if (failed_ || !c.fd.valid()) return;
   uint32_t want = (c.rx == RxState::kParked || c.eof ? 0u : uint32_t{EPOLLIN}) |
-                  (c.queue.empty() ? 0u : uint32_t{EPOLLOUT});
+                  (c.queue.empty() && unclaimed_.empty() ? 0u : uint32_t{EPOLLOUT});
   if (want == c.interest) return;
   absl::Status st = loop_->Modify(c.fd.get(), want);
   if (!st.ok()) {
@@ -158,14 +159,6 @@ void TcpLink::OnConnEvents(size_t index, uint32_t events) {
   }
 }
 
-size_t TcpLink::ShallowestConn() const {
-  size_t best = 0;
-  for (size_t i = 1; i < conns_.size(); ++i) {
-    if (conns_[i].queued_bytes < conns_[best].queued_bytes) best = i;
-  }
-  return best;
-}
-
 void TcpLink::PostSend(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
                        const void* data, size_t len) {
   if (failed_) return;
@@ -180,8 +173,7 @@ void TcpLink::PostSend(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
   size_t offset = 0;
   for (size_t i = 0; i < frames; ++i) {
     size_t n = std::min(frame_bytes_, len - offset);
-    Conn& c = conns_[ShallowestConn()];
-    SendFrame& f = c.queue.emplace_back();
+    SendFrame& f = unclaimed_.emplace_back();
     h.offset = offset;
     h.length = static_cast<uint32_t>(n);
     EncodeFrameHeader(h, f.header);
@@ -190,12 +182,34 @@ void TcpLink::PostSend(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
     f.msg = msg;
     f.op_seq = op_seq;
     f.is_data = true;
-    c.queued_bytes += kFrameHeaderSize + n;
     offset += n;
   }
   // Writing starts from the loop, never inside this call, so OnSendDone is
-  // never raised from within the caller's PostSend.
+  // never raised from within the caller's PostSend.  Every connection
+  // watches for room: whichever has it first takes the first frame.
   for (Conn& c : conns_) UpdateInterest(c);
+}
+
+void TcpLink::Claim(Conn& c, size_t budget) {
+  while (!unclaimed_.empty() && c.queue.size() < kMaxIov / 2 &&
+         c.queued_bytes < budget) {
+    SendFrame& f = c.queue.emplace_back(std::move(unclaimed_.front()));
+    unclaimed_.pop_front();
+    c.queued_bytes += kFrameHeaderSize + f.length;
+  }
+}
+
+void TcpLink::Unclaim(Conn& c) {
+  // Unstarted data frames sit at the tail (InsertUrgent puts control frames
+  // ahead of them); hand them back in order so another connection with room
+  // sends them instead of this one waiting for its socket to drain.
+  while (!c.queue.empty() && c.queue.back().is_data &&
+         !(c.queue.size() == 1 && c.head_written > 0)) {
+    SendFrame& f = c.queue.back();
+    c.queued_bytes -= kFrameHeaderSize + f.length;
+    unclaimed_.emplace_front(std::move(f));
+    c.queue.pop_back();
+  }
 }
 
 TcpLink::SendFrame& TcpLink::InsertUrgent(Conn& c) {
@@ -258,8 +272,14 @@ void TcpLink::CancelSends(uint64_t op_seq) {
       ++kept;
     }
     q.resize(kept);
-    UpdateInterest(c);
   }
+  // Nothing unclaimed has started, so cancelled frames simply go.
+  unclaimed_.erase(std::remove_if(unclaimed_.begin(), unclaimed_.end(),
+                                  [op_seq](const SendFrame& f) {
+                                    return f.op_seq <= op_seq;
+                                  }),
+                   unclaimed_.end());
+  for (Conn& c : conns_) UpdateInterest(c);
   for (auto it = sends_.begin(); it != sends_.end();) {
     if (it->first.op_seq <= op_seq) {
       it = sends_.erase(it);
@@ -274,7 +294,9 @@ bool TcpLink::WriteSome(Conn& c) {
   done.swap(send_done_scratch_);  // a nested call would find it empty: safe
   done.clear();
   size_t budget = kWriteBudget;
-  while (!c.queue.empty() && budget > 0) {
+  while (budget > 0) {
+    Claim(c, budget);
+    if (c.queue.empty()) break;
     struct iovec iov[kMaxIov];
     int n = 0;
     size_t want = 0;
@@ -331,6 +353,7 @@ bool TcpLink::WriteSome(Conn& c) {
     }
     if (static_cast<size_t>(w) < want) break;  // the socket buffer is full
   }
+  Unclaim(c);
   UpdateInterest(c);
   if (failed_) return false;
   if (!done.empty()) {

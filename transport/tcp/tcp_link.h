@@ -1,8 +1,12 @@
 // A Link over K non-blocking TCP connections to one peer.  Every message is
-// cut into frames of at most TcpOptions::frame_bytes; each frame goes to the
-// connection with the fewest queued bytes, so one large message uses all K
-// connections at once.  Payloads travel straight from the sender's buffer
-// (writev) into the receiver's posted buffer (readv at the frame's offset).
+// cut into frames of at most TcpOptions::frame_bytes, so one large message
+// uses all K connections at once.  Frames wait in one queue shared by the
+// link and a connection takes the next one only when its socket accepts it
+// (work stealing): on long paths TCP_NOTSENT_LOWAT keeps each socket's unsent
+// backlog near one frame, so a connection slowed by loss or a shrunken window
+// holds back at most the frame it is writing, never a fixed share of the
+// message.  Payloads travel straight from the sender's buffer (writev) into
+// the receiver's posted buffer (readv at the frame's offset).
 //
 // Single-threaded: every method and every handler runs on the thread that
 // drives the EventLoop, which must outlive the link.
@@ -88,7 +92,7 @@ class TcpLink final : public Link {
     Fd fd;
     uint32_t interest = 0;  // epoll mask currently registered
 
-    // Send side.
+    // Send side: frames this connection has claimed (and urgent frames).
     std::deque<SendFrame> queue;
     size_t queued_bytes = 0;  // not yet written, headers included
     size_t head_written = 0;  // bytes of queue.front() already written
@@ -134,9 +138,12 @@ class TcpLink final : public Link {
   // Send path (tcp_link.cc).  Returns false when the link failed or was
   // destroyed by a callback, so the caller must not touch it again.
   bool WriteSome(Conn& c);
+  // Moves frames from the shared queue to `c` until it holds enough for one
+  // sendmsg; Unclaim gives back those the socket did not take.
+  void Claim(Conn& c, size_t budget);
+  void Unclaim(Conn& c);
   // Inserts a frame ahead of every queued data frame that has not started.
   SendFrame& InsertUrgent(Conn& c);
-  size_t ShallowestConn() const;
   void CancelSends(uint64_t op_seq);
 
   // Receive path (tcp_link_recv.cc).
@@ -170,6 +177,8 @@ class TcpLink final : public Link {
   // from under its caller; reported from the next kick instead.
   absl::Status deferred_error_;
 
+  // Data frames no connection has claimed yet, in posting order.
+  std::deque<SendFrame> unclaimed_;
   std::unordered_map<MsgKey, uint32_t, MsgKeyHash> sends_;  // frames left
   std::unordered_map<MsgKey, PostedRecv, MsgKeyHash> recvs_;
   std::vector<MsgKey> send_done_scratch_;
