@@ -1,5 +1,6 @@
 #include "planner/plan.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace meridian::planner {
@@ -15,6 +16,36 @@ const char* CollectiveName(Collective c) {
     case Collective::kTransfer: return "transfer";
   }
   return "unknown";
+}
+
+void PeerLists::Add(int peer, int32_t step) {
+  // Plans talk to few peers and mostly append to the one they used last.
+  if (!entries_.empty() && entries_.back().first == peer) {
+    entries_.back().second.push_back(step);
+    return;
+  }
+  auto it = std::lower_bound(
+      entries_.begin(), entries_.end(), peer,
+      [](const auto& e, int p) { return e.first < p; });
+  if (it == entries_.end() || it->first != peer) {
+    it = entries_.insert(it, {peer, {}});
+  }
+  it->second.push_back(step);
+}
+
+const std::vector<int32_t>& PeerLists::operator[](int peer) const {
+  static const std::vector<int32_t> kNone;
+  auto it = std::lower_bound(
+      entries_.begin(), entries_.end(), peer,
+      [](const auto& e, int p) { return e.first < p; });
+  return it != entries_.end() && it->first == peer ? it->second : kNone;
+}
+
+std::vector<int> PeerLists::Peers() const {
+  std::vector<int> out;
+  out.reserve(entries_.size());
+  for (const auto& e : entries_) out.push_back(e.first);
+  return out;
 }
 
 void Plan::Finalize() {
@@ -37,14 +68,14 @@ void Plan::Finalize() {
       if (d >= 0) dependents[fill[d]++] = i;
     }
   }
-  sends_to.assign(world_size, {});
-  recvs_from.assign(world_size, {});
+  sends_to.Reset(world_size);
+  recvs_from.Reset(world_size);
   max_recv_reduce_elems = 0;
   for (int i = 0; i < n; ++i) {
     const Step& s = steps[i];
-    if (s.kind == StepKind::kSend) sends_to[s.peer].push_back(i);
+    if (s.kind == StepKind::kSend) sends_to.Add(s.peer, i);
     if (s.kind == StepKind::kRecv || s.kind == StepKind::kRecvReduce) {
-      recvs_from[s.peer].push_back(i);
+      recvs_from.Add(s.peer, i);
     }
     if (s.kind == StepKind::kRecvReduce && s.count > max_recv_reduce_elems) {
       max_recv_reduce_elems = s.count;

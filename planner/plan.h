@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace meridian::planner {
@@ -57,6 +58,27 @@ struct Step {
   int32_t deps[2] = {-1, -1};
 };
 
+// Step indices per peer, stored only for the peers a plan talks to (a tree
+// or hierarchical plan for 10,000 simulated ranks would otherwise hold
+// 10,000 empty lists per rank).  Reads like a vector indexed by peer.
+class PeerLists {
+ public:
+  void Reset(int world_size) {
+    world_size_ = world_size;
+    entries_.clear();
+  }
+  // Appends `step` to `peer`'s list; peers may come in any order.
+  void Add(int peer, int32_t step);
+  const std::vector<int32_t>& operator[](int peer) const;
+  size_t size() const { return static_cast<size_t>(world_size_); }
+  // Peers with a non-empty list, ascending.
+  std::vector<int> Peers() const;
+
+ private:
+  int world_size_ = 0;
+  std::vector<std::pair<int, std::vector<int32_t>>> entries_;  // by peer
+};
+
 struct Plan {
   Collective collective = Collective::kAllReduce;
   int rank = 0;
@@ -70,8 +92,8 @@ struct Plan {
   std::vector<int32_t> dependents_begin;  // size steps+1
   std::vector<int32_t> dependents;
   std::vector<uint8_t> dep_count;
-  std::vector<std::vector<int32_t>> sends_to;    // [peer] -> step indices
-  std::vector<std::vector<int32_t>> recvs_from;  // [peer] -> step indices
+  PeerLists sends_to;    // [peer] -> step indices
+  PeerLists recvs_from;  // [peer] -> step indices
 
   void Finalize();
   std::string DebugString() const;
