@@ -75,6 +75,10 @@ void Executor::Start(uint64_t op_seq, const OpSpec& spec,
   op_.next_send.assign(world_size_, 0);
   op_.next_recv.assign(world_size_, 0);
   op_.recvs_done.assign(world_size_, 0);
+  if (record_times_) {
+    step_times_.assign(plan->steps.size(), {});
+    post_times_.assign(plan->steps.size(), {});
+  }
   op_.plan = std::move(plan);
   Touch();
 
@@ -137,6 +141,7 @@ void Executor::PumpSends(int peer) {
     if (op_.pending_deps[idx] > 0) break;
     const Step& s = op_.plan->steps[idx];
     const uint32_t msg = static_cast<uint32_t>(next++);
+    if (record_times_) post_times_[idx] = std::chrono::steady_clock::now();
     links_[peer]->PostSend(op_.seq, msg, op_.desc, Ptr(s.src), s.count * op_.elem_size);
     if (!op_.active) return;
   }
@@ -179,6 +184,7 @@ void Executor::RunCopy(int32_t idx) {
 
 void Executor::StepDone(int32_t idx) {
   ++op_.completed;
+  if (record_times_) step_times_[idx] = std::chrono::steady_clock::now();
   const Plan& plan = *op_.plan;
   for (int32_t i = plan.dependents_begin[idx]; i < plan.dependents_begin[idx + 1]; ++i) {
     const int32_t d = plan.dependents[i];

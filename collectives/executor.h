@@ -45,6 +45,21 @@ class Executor : public transport::LinkEvents {
   // (from `done`, typically after a failure).
   void RestoreInput() { guard_.Restore(); }
 
+  // When on, the completion time of every step of each operation is kept
+  // (link probing reads them: ping-pong round trips, bulk arrival rates).
+  void RecordStepTimes(bool on) { record_times_ = on; }
+  // Completion time per step of the last operation that recorded them
+  // (time_point{} for steps that never completed).
+  const std::vector<std::chrono::steady_clock::time_point>& step_times() const {
+    return step_times_;
+  }
+  // When each send step was handed to its link (before any byte left): on a
+  // busy host the kernel may switch to the woken receiver inside the write,
+  // so a completion time can trail the moment the bytes really left.
+  const std::vector<std::chrono::steady_clock::time_point>& post_times() const {
+    return post_times_;
+  }
+
   bool busy() const { return op_.active; }
   uint64_t current_op() const { return op_.seq; }
   std::chrono::steady_clock::time_point last_progress() const { return last_progress_; }
@@ -129,6 +144,9 @@ class Executor : public transport::LinkEvents {
   // First dead peer the plan of the running/starting operation still needs.
   int NeededDeadPeer() const;
   std::chrono::steady_clock::time_point last_progress_;
+  bool record_times_ = false;
+  std::vector<std::chrono::steady_clock::time_point> step_times_;
+  std::vector<std::chrono::steady_clock::time_point> post_times_;
 };
 
 }  // namespace meridian::collectives

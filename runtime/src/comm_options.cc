@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/env.h"
 #include "base/status_macros.h"
 #include "runtime/src/params.h"
@@ -38,6 +39,56 @@ absl::StatusOr<std::string> CoordinatorAddress(const mdnCommConfig_t* cfg) {
       "MERIDIAN_COORDINATOR=HOST:PORT, or MASTER_ADDR and MASTER_PORT");
 }
 
+}  // namespace
+
+namespace {
+absl::Status ResolvePlannerOptions(PlannerOptions* p) {
+  using Algo = PlannerOptions::Algo;
+  if (auto v = GetEnv("MERIDIAN_ALGO")) {
+    if (*v == "auto") {
+      p->algo = Algo::kAuto;
+    } else if (*v == "ring") {
+      p->algo = Algo::kRing;
+    } else if (*v == "tree") {
+      p->algo = Algo::kTree;
+    } else if (*v == "hier") {
+      p->algo = Algo::kHierarchical;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "MERIDIAN_ALGO='", *v, "' is not one of auto, ring, tree, hier"));
+    }
+  }
+  if (auto v = GetEnv("MERIDIAN_RING_ORDER")) {
+    if (*v != "auto" && *v != "rank") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "MERIDIAN_RING_ORDER='", *v, "' is not one of auto, rank"));
+    }
+    p->reorder_ring = *v == "auto";
+  }
+  if (auto v = GetEnv("MERIDIAN_DEBUG")) {
+    for (absl::string_view part : absl::StrSplit(*v, ',')) {
+      if (part == "plan") p->debug_plan = true;
+    }
+  }
+  if (auto v = GetEnv("MERIDIAN_PROBE")) {
+    if (*v == "auto") {
+      p->probe = -1;
+    } else if (*v == "0" || *v == "1") {
+      p->probe = *v == "1" ? 1 : 0;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("MERIDIAN_PROBE='", *v, "' is not one of auto, 0, 1"));
+    }
+  }
+  const int64_t bytes = param::ProbeBytes();
+  if (bytes < 64 * 1024 || bytes > (int64_t{1} << 30)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "MERIDIAN_PROBE_BYTES=", bytes, " is outside 65536..1073741824"));
+  }
+  p->probe_shape.bulk_bytes = static_cast<uint64_t>(bytes);
+  if (auto v = GetEnv("MERIDIAN_TOPOLOGY_FILE")) p->topology_file = *v;
+  return absl::OkStatus();
+}
 }  // namespace
 
 absl::StatusOr<CommOptions> ResolveCommOptions(const mdnCommConfig_t* cfg) {
@@ -122,6 +173,7 @@ absl::StatusOr<CommOptions> ResolveCommOptions(const mdnCommConfig_t* cfg) {
   o.path.max_connections =
       static_cast<int>(std::clamp<int64_t>(param::MaxConnectionsPerPeer(), 1, 64));
   o.inplace_backup = param::InplaceBackup() != 0;
+  MDN_RETURN_IF_ERROR(ResolvePlannerOptions(&o.planner));
   if (auto cc = GetEnv("MERIDIAN_TCP_CONGESTION")) {
     o.congestion_control = *cc == "system" ? "" : *cc;
     o.congestion_control_required = true;

@@ -9,10 +9,26 @@
 
 #include "absl/status/statusor.h"
 #include "meridian.h"
+#include "planner/probe.h"
 #include "transport/socket.h"
 #include "transport/tcp/path_sizing.h"
 
 namespace meridian::runtime {
+
+// How plans are chosen (planner/) and links measured.
+struct PlannerOptions {
+  enum class Algo { kAuto, kRing, kTree, kHierarchical };
+  Algo algo = Algo::kAuto;          // MERIDIAN_ALGO=auto|ring|tree|hier
+  bool reorder_ring = true;         // MERIDIAN_RING_ORDER=auto|rank
+  bool debug_plan = false;          // MERIDIAN_DEBUG contains "plan"
+  // MERIDIAN_PROBE: -1 (auto) probes groups of 3 or more, whose ring order
+  // can matter; 0 never (rank-order plans on a uniform model); 1 always.
+  int probe = -1;
+  planner::ProbeShape probe_shape;  // MERIDIAN_PROBE_BYTES per direction
+  // MERIDIAN_TOPOLOGY_FILE: rank 0 saves each measured topology here (for
+  // `meridian-info --plan FILE`).
+  std::string topology_file;
+};
 
 struct CommOptions {
   transport::HostPort coordinator;
@@ -35,6 +51,7 @@ struct CommOptions {
   // Shared secret for the coordinator and every peer connection; empty only
   // when MERIDIAN_INSECURE=1 allowed running without one.
   std::string auth_token;
+  PlannerOptions planner;
 };
 
 // Errors: InvalidArgument naming the field or variable that is missing or

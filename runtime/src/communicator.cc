@@ -1,13 +1,16 @@
 #include "runtime/src/communicator.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "collectives/math/types.h"
+#include "runtime/src/link_prober.h"
 #include "runtime/src/params.h"
 
 namespace meridian::runtime {
@@ -150,6 +153,61 @@ absl::Status Communicator::BuildMesh(const coordinator::Roster& roster,
   executor_->SetLinks(std::move(raw));
   MDN_LOG(Info) << "rank " << roster.rank << "/" << roster.world_size << " connected, epoch "
                 << roster.epoch << ", up to " << k << " connections per peer";
+  return MeasureLinks();
+}
+
+absl::Status Communicator::RunNow(const collectives::OpSpec& spec,
+                                  std::shared_ptr<const planner::Plan> plan,
+                                  const void* input, void* output) {
+  bool finished = false;
+  absl::Status result;
+  executor_->Start(next_seq_++, spec, std::move(plan), input, output,
+                   [&](absl::Status st) {
+                     finished = true;
+                     result = std::move(st);
+                   });
+  while (!finished) {
+    loop_->RunOnce(50);
+    ApplyNotices();
+    CheckTimeout();
+  }
+  return result;
+}
+
+absl::Status Communicator::MeasureLinks() {
+  const int n = roster_.world_size;
+  const PlannerOptions& po = options_.planner;
+  const bool probe = po.probe == 1 ? n >= 2 : po.probe == -1 && n >= 3;
+  measured_ = false;
+  topology_ = planner::Topology::Uniform(n, 0, 1);
+  if (probe) {
+    const auto start = std::chrono::steady_clock::now();
+    absl::StatusOr<planner::Topology> t = ProbeLinks(
+        roster_.rank, n, po.probe_shape, executor_.get(),
+        [this](const collectives::OpSpec& spec,
+               std::shared_ptr<const planner::Plan> plan, const void* in,
+               void* out) { return RunNow(spec, std::move(plan), in, out); });
+    if (!t.ok()) {
+      return absl::Status(t.status().code(),
+                          absl::StrCat("measuring the links of epoch ", roster_.epoch,
+                                       ": ", t.status().message()));
+    }
+    topology_ = *std::move(t);
+    measured_ = true;
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    MDN_LOG(Info) << "probed " << n << " peers in " << secs << " s: "
+                  << topology_.num_regions() << " region(s)";
+  }
+  for (const transport::HostPort& p : roster_.peers) topology_.names.push_back(p.ToString());
+  if (measured_ && roster_.rank == 0 && !po.topology_file.empty()) {
+    std::ofstream out(po.topology_file, std::ios::trunc);
+    out << planner::SerializeTopology(topology_);
+    if (!out) {
+      MDN_LOG(Warn) << "cannot write the measured topology to " << po.topology_file
+                    << " (MERIDIAN_TOPOLOGY_FILE)";
+    }
+  }
   return absl::OkStatus();
 }
 

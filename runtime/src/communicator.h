@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "collectives/executor.h"
 #include "planner/plan.h"
+#include "planner/topology.h"
 #include "runtime/coordinator/coordinator.h"
 #include "runtime/coordinator/membership_client.h"
 #include "runtime/src/comm_options.h"
@@ -97,6 +98,14 @@ class Communicator {
   absl::Status KnownLoss(uint64_t epoch);
   void CheckTimeout();
   std::shared_ptr<const planner::Plan> PlanFor(const OpArgs& args);
+  // Runs one operation of this epoch to completion on the calling
+  // (progress) thread, before any queued operation.
+  absl::Status RunNow(const collectives::OpSpec& spec,
+                      std::shared_ptr<const planner::Plan> plan,
+                      const void* input, void* output);
+  // Measures this epoch's links when PlannerOptions ask for it; otherwise
+  // plans use a uniform model.
+  absl::Status MeasureLinks();
 
   const CommOptions options_;
   std::atomic<int> rank_{-1};
@@ -118,6 +127,10 @@ class Communicator {
   // next one fails with this.
   absl::Status departed_;
   uint64_t next_seq_ = 1;
+  // This epoch's network as measured (or uniform when not probed): the
+  // same on every rank, so every rank derives the same plans.
+  planner::Topology topology_;
+  bool measured_ = false;
   using PlanKey = std::tuple<int, uint64_t, int, bool, bool, size_t>;
   std::map<PlanKey, std::shared_ptr<const planner::Plan>> plans_;
 

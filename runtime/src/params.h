@@ -31,4 +31,10 @@ MDN_PARAM(SocketBufferBytes, "SOCKET_BUFFER_BYTES", -1)
 // buffer after a failure.
 MDN_PARAM(InplaceBackup, "INPLACE_BACKUP", 1)
 
+// Link probing at each new epoch (planner/probe.h): bytes each pair sends
+// each way in its bulk test.  Big enough to leave TCP's slow start behind
+// on a fast LAN, small enough that probing 16 peers on loopback takes well
+// under a second.
+MDN_PARAM(ProbeBytes, "PROBE_BYTES", 8 << 20)
+
 #endif  // MERIDIAN_RUNTIME_SRC_PARAMS_H_

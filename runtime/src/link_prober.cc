@@ -1,0 +1,116 @@
+#include "runtime/src/link_prober.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "base/status_macros.h"
+
+namespace meridian::runtime {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// Minimum round trip over the pings this rank could time (see ProbeSteps):
+// from handing a ping (or pong) to the link to the arrival of the answer.
+double RoundTrip(const planner::ProbeSteps& s, const std::vector<Clock::time_point>& done,
+                 const std::vector<Clock::time_point>& posted) {
+  double best = std::numeric_limits<double>::infinity();
+  const size_t n = s.ping_pong.size();
+  for (size_t k = 0; k + 1 < n; k += 2) {
+    Clock::time_point from, to;
+    if (s.initiator) {
+      from = posted[s.ping_pong[k]];
+      to = done[s.ping_pong[k + 1]];
+    } else {
+      if (k + 2 >= n) break;  // the last pong has no ping after it
+      from = posted[s.ping_pong[k + 1]];
+      to = done[s.ping_pong[k + 2]];
+    }
+    best = std::min(best, Seconds(from, to));
+  }
+  return best;
+}
+
+// Rate of the bulk chunks after the first to arrive: the first absorbs the
+// start skew between the two peers and the path's latency.
+double ReceiveRate(const planner::ProbeSteps& s,
+                   const std::vector<Clock::time_point>& t, uint64_t bytes) {
+  Clock::time_point first = Clock::time_point::max(), last{};
+  for (int32_t idx : s.bulk_recvs) {
+    first = std::min(first, t[idx]);
+    last = std::max(last, t[idx]);
+  }
+  const double span = Seconds(first, last);
+  const double chunks = static_cast<double>(s.bulk_recvs.size());
+  const double measured = bytes * (chunks - 1) / chunks;
+  // Chunks that all landed in one event-loop turn: faster than the clock
+  // can tell; say so with the largest rate this span allows.
+  return measured / std::max(span, 1e-6);
+}
+
+}  // namespace
+
+absl::StatusOr<planner::Topology> ProbeLinks(int rank, int world_size,
+                                             const planner::ProbeShape& shape,
+                                             collectives::Executor* executor,
+                                             const RunOperation& run) {
+  const int n = world_size;
+  std::vector<planner::Round> rounds = planner::RoundRobinRounds(n);
+  // Row of this rank: n round trips, then n receive rates.
+  std::vector<double> row(2 * static_cast<size_t>(n), -1.0);
+  std::vector<uint8_t> send(shape.bulk_bytes, 0x5a), recv(shape.bulk_bytes + 1);
+  collectives::OpSpec spec;
+  spec.collective = planner::Collective::kTransfer;
+  spec.dtype = math::DataType::kUint8;
+  spec.count = shape.bulk_bytes;
+  executor->RecordStepTimes(true);
+  for (const planner::Round& round : rounds) {
+    planner::ProbeSteps steps;
+    auto plan = std::make_shared<const planner::Plan>(
+        planner::BuildProbePlan(rank, n, round, shape, &steps));
+    absl::Status st = run(spec, plan, send.data(), recv.data());
+    if (!st.ok()) {
+      executor->RecordStepTimes(false);
+      return st;
+    }
+    if (steps.partner < 0) continue;
+    const auto& t = executor->step_times();
+    row[steps.partner] = RoundTrip(steps, t, executor->post_times());
+    row[n + steps.partner] = ReceiveRate(steps, t, shape.bulk_bytes);
+  }
+  executor->RecordStepTimes(false);
+
+  // Everyone's rows, in rank order, on every rank.
+  planner::PlanRequest gather;
+  gather.collective = planner::Collective::kAllGather;
+  gather.rank = rank;
+  gather.world_size = n;
+  gather.count = row.size();
+  gather.chunk_elems = row.size();
+  std::vector<double> all(row.size() * n);
+  collectives::OpSpec gspec;
+  gspec.collective = planner::Collective::kAllGather;
+  gspec.dtype = math::DataType::kFloat64;
+  gspec.count = row.size();
+  MDN_RETURN_IF_ERROR(run(gspec,
+                          std::make_shared<const planner::Plan>(
+                              planner::BuildRingPlan(gather)),
+                          row.data(), all.data()));
+  std::vector<planner::ProbeRow> rows(n);
+  for (int r = 0; r < n; ++r) {
+    const double* p = all.data() + static_cast<size_t>(r) * 2 * n;
+    rows[r].rtt_s.assign(p, p + n);
+    rows[r].recv_Bps.assign(p + n, p + 2 * n);
+  }
+  return planner::TopologyFromProbes(rows, rounds);
+}
+
+}  // namespace meridian::runtime

@@ -1,0 +1,35 @@
+// Measures the links of a freshly formed epoch (planner/probe.h explains
+// the rounds) and hands every rank the same Topology: each rank times its
+// own pairs, then an all-gather gives all ranks every rank's row.
+#ifndef MERIDIAN_RUNTIME_SRC_LINK_PROBER_H_
+#define MERIDIAN_RUNTIME_SRC_LINK_PROBER_H_
+
+#include <functional>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "collectives/executor.h"
+#include "collectives/op_descriptor.h"
+#include "planner/plan.h"
+#include "planner/probe.h"
+#include "planner/topology.h"
+
+namespace meridian::runtime {
+
+// Runs one operation of the epoch to completion (blocking, on the progress
+// thread) and returns its status.
+using RunOperation = std::function<absl::Status(
+    const collectives::OpSpec& spec, std::shared_ptr<const planner::Plan> plan,
+    const void* input, void* output)>;
+
+// Probes all pairs of `world_size` ranks; `executor` is the one RunOperation
+// drives (step times are read from it).  Errors: those of the operations
+// (a lost peer breaks the epoch like any other operation).
+absl::StatusOr<planner::Topology> ProbeLinks(int rank, int world_size,
+                                             const planner::ProbeShape& shape,
+                                             collectives::Executor* executor,
+                                             const RunOperation& run);
+
+}  // namespace meridian::runtime
+
+#endif  // MERIDIAN_RUNTIME_SRC_LINK_PROBER_H_

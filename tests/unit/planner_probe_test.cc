@@ -1,0 +1,160 @@
+// Link probing's pure parts: the round-robin schedule, the per-round plans
+// (they must pair up across ranks), and turning measured rows into one
+// Topology (latency, bandwidth, regions, shared trunks).
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "planner/probe.h"
+
+namespace meridian::planner {
+namespace {
+
+TEST(ProbeScheduleTest, EveryPairOnceAndNobodyTwiceInARound) {
+  for (int n = 0; n <= 33; ++n) {
+    std::vector<Round> rounds = RoundRobinRounds(n);
+    if (n < 2) {
+      EXPECT_TRUE(rounds.empty());
+      continue;
+    }
+    // O(N) rounds: n - 1 for even n, n for odd n (one rank sits out).
+    EXPECT_EQ(static_cast<int>(rounds.size()), n % 2 == 0 ? n - 1 : n) << n;
+    std::set<std::pair<int, int>> seen;
+    for (const Round& round : rounds) {
+      std::set<int> busy;
+      for (const auto& [a, b] : round) {
+        EXPECT_LT(a, b);
+        EXPECT_GE(a, 0);
+        EXPECT_LT(b, n);
+        EXPECT_TRUE(busy.insert(a).second) << "n=" << n << " rank " << a;
+        EXPECT_TRUE(busy.insert(b).second) << "n=" << n << " rank " << b;
+        EXPECT_TRUE(seen.insert({a, b}).second) << "n=" << n << " pair twice";
+      }
+      EXPECT_GE(busy.size(), static_cast<size_t>(n - 1));
+    }
+    EXPECT_EQ(seen.size(), static_cast<size_t>(n * (n - 1) / 2)) << n;
+  }
+}
+
+TEST(ProbePlanTest, MessagesPairUpAcrossRanks) {
+  const int n = 5;
+  ProbeShape shape;
+  shape.pings = 3;
+  shape.bulk_bytes = 1000;
+  shape.bulk_chunks = 7;
+  for (const Round& round : RoundRobinRounds(n)) {
+    std::vector<Plan> plans(n);
+    std::vector<ProbeSteps> steps(n);
+    for (int r = 0; r < n; ++r) plans[r] = BuildProbePlan(r, n, round, shape, &steps[r]);
+    for (int r = 0; r < n; ++r) {
+      if (steps[r].partner < 0) {
+        EXPECT_TRUE(plans[r].steps.empty());
+        continue;
+      }
+      const int p = steps[r].partner;
+      EXPECT_EQ(steps[p].partner, r);
+      EXPECT_NE(steps[r].initiator, steps[p].initiator);
+      EXPECT_EQ(steps[r].ping_pong.size(), 6u);
+      EXPECT_EQ(steps[r].bulk_recvs.size(), 7u);
+      const auto& sends = plans[r].sends_to[p];
+      const auto& recvs = plans[p].recvs_from[r];
+      ASSERT_EQ(sends.size(), recvs.size());
+      uint64_t bulk = 0;
+      for (size_t k = 0; k < sends.size(); ++k) {
+        EXPECT_EQ(plans[r].steps[sends[k]].count, plans[p].steps[recvs[k]].count);
+        if (k >= 3) bulk += plans[r].steps[sends[k]].count;
+      }
+      EXPECT_EQ(bulk, 1000u);  // the whole bulk, once
+      // Pongs land past the bulk area.
+      for (int32_t idx : plans[r].recvs_from[p]) {
+        const Step& s = plans[r].steps[idx];
+        if (s.count == 1 && s.dst.offset == 1000) continue;
+        EXPECT_LE(s.dst.offset + s.count, 1000u);
+      }
+    }
+  }
+}
+
+// Rows as a transatlantic group would measure them: ranks 0,1 in one
+// region, 2,3 in the other; 0.5 ms within, 70 ms across; 125 MB/s pair
+// links; one 125 MB/s trunk per direction shared by the crossing pairs.
+std::vector<ProbeRow> TransatlanticRows(const std::vector<Round>& rounds) {
+  const int n = 4;
+  auto region = [](int r) { return r / 2; };
+  std::vector<ProbeRow> rows(n);
+  for (int r = 0; r < n; ++r) {
+    rows[r].rtt_s.assign(n, -1);
+    rows[r].recv_Bps.assign(n, -1);
+  }
+  for (const Round& round : rounds) {
+    int crossing = 0;
+    for (const auto& [a, b] : round) crossing += region(a) != region(b);
+    for (const auto& [a, b] : round) {
+      const bool across = region(a) != region(b);
+      const double rtt = across ? 0.070 : 0.0005;
+      const double rate = across ? 125e6 / crossing : 125e6;
+      rows[a].rtt_s[b] = rows[b].rtt_s[a] = rtt;
+      rows[a].recv_Bps[b] = rows[b].recv_Bps[a] = rate;
+    }
+  }
+  return rows;
+}
+
+TEST(TopologyFromProbesTest, LatencyRegionsAndSharedTrunk) {
+  std::vector<Round> rounds = RoundRobinRounds(4);
+  auto t = TopologyFromProbes(TransatlanticRows(rounds), rounds);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->size(), 4);
+  EXPECT_DOUBLE_EQ(t->latency(0, 1), 0.00025);
+  EXPECT_DOUBLE_EQ(t->latency(0, 3), 0.035);
+  EXPECT_EQ(t->num_regions(), 2);
+  EXPECT_EQ(t->region(0), t->region(1));
+  EXPECT_EQ(t->region(2), t->region(3));
+  EXPECT_NE(t->region(0), t->region(2));
+  // Two crossing pairs shared the trunk in two of the rounds: together they
+  // show its full rate, and each pair is credited the trunk alone.
+  EXPECT_DOUBLE_EQ(t->trunk(t->region(0), t->region(2)), 125e6);
+  EXPECT_DOUBLE_EQ(t->trunk(t->region(2), t->region(0)), 125e6);
+  EXPECT_DOUBLE_EQ(t->bandwidth(0, 2), 125e6);
+  EXPECT_DOUBLE_EQ(t->bandwidth(3, 1), 125e6);
+  EXPECT_DOUBLE_EQ(t->bandwidth(0, 1), 125e6);
+}
+
+TEST(TopologyFromProbesTest, SmallerOfBothRoundTripsWins) {
+  std::vector<Round> rounds = RoundRobinRounds(2);
+  std::vector<ProbeRow> rows(2);
+  rows[0].rtt_s = {-1, 0.010};
+  rows[1].rtt_s = {0.012, -1};
+  rows[0].recv_Bps = {-1, 5e6};
+  rows[1].recv_Bps = {7e6, -1};
+  auto t = TopologyFromProbes(rows, rounds);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_DOUBLE_EQ(t->latency(0, 1), 0.005);
+  EXPECT_DOUBLE_EQ(t->latency(1, 0), 0.005);
+  EXPECT_DOUBLE_EQ(t->bandwidth(0, 1), 7e6);  // measured by rank 1
+  EXPECT_DOUBLE_EQ(t->bandwidth(1, 0), 5e6);
+}
+
+TEST(TopologyFromProbesTest, MissingOrMalformedMeasurementsAreErrors) {
+  std::vector<Round> rounds = RoundRobinRounds(3);
+  std::vector<ProbeRow> rows(3);
+  for (auto& r : rows) {
+    r.rtt_s.assign(3, 0.001);
+    r.recv_Bps.assign(3, 1e9);
+  }
+  rows[2].recv_Bps[0] = -1;
+  auto t = TopologyFromProbes(rows, rounds);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("ranks 0 and 2"), std::string::npos)
+      << t.status();
+  rows[2].recv_Bps[0] = 1e9;
+  rows[1].rtt_s.pop_back();
+  t = TopologyFromProbes(rows, rounds);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("rank 1 reported"), std::string::npos)
+      << t.status();
+}
+
+}  // namespace
+}  // namespace meridian::planner
