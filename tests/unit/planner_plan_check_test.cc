@@ -1,0 +1,267 @@
+// The symbolic plan checker: it accepts the ring plans of every collective
+// for every world size up to 64 (and all-reduce up to 1024) and a tree
+// plan built independently, and rejects hand-broken plans with a message
+// that names what broke.
+#include "planner/plan_check.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "planner/plan.h"
+#include "tests/unit/planner_test_plans.h"
+
+namespace meridian::planner {
+namespace {
+
+// The error names what broke: `part` appears in the message.
+void ExpectMentions(const absl::Status& s, const std::string& part) {
+  EXPECT_NE(std::string(s.message()).find(part), std::string::npos)
+      << "\"" << part << "\" not in: " << s.message();
+}
+
+std::vector<Plan> RingPlans(PlanRequest req) {
+  std::vector<Plan> plans;
+  plans.reserve(req.world_size);
+  for (int r = 0; r < req.world_size; ++r) {
+    req.rank = r;
+    plans.push_back(BuildRingPlan(req));
+  }
+  return plans;
+}
+
+PlanRequest Request(Collective c, int n, uint64_t count, uint64_t chunk, bool in_place,
+                    int root = 0, bool average = false) {
+  PlanRequest req;
+  req.collective = c;
+  req.world_size = n;
+  req.count = count;
+  req.chunk_elems = chunk;
+  req.in_place = in_place;
+  req.root = root;
+  req.average = average;
+  return req;
+}
+
+std::string Describe(const PlanRequest& r) {
+  return std::string(CollectiveName(r.collective)) + " n=" + std::to_string(r.world_size) +
+         " count=" + std::to_string(r.count) + " chunk=" + std::to_string(r.chunk_elems) +
+         " in_place=" + std::to_string(r.in_place) + " root=" + std::to_string(r.root) +
+         " avg=" + std::to_string(r.average);
+}
+
+void ExpectRingAccepted(const PlanRequest& req) {
+  absl::Status s = CheckPlansSymbolically(RingPlans(req), req);
+  EXPECT_TRUE(s.ok()) << Describe(req) << ": " << s;
+}
+
+// Every collective, every N in 1..64; counts, chunking, placement and the
+// root rotate with N so that each N sees several shapes and each shape
+// many N.
+TEST(PlanCheckTest, AcceptsRingPlansForEveryCollectiveUpTo64) {
+  for (int n = 1; n <= 64; ++n) {
+    const uint64_t counts[] = {0, 1, static_cast<uint64_t>(2 * n + 3)};
+    for (uint64_t count : counts) {
+      const uint64_t chunk = (n + count) % 3 == 0 ? 1 : (n % 2 ? 2 : 1u << 20);
+      for (bool in_place : {false, true}) {
+        const bool avg = (n + in_place) % 2 == 0;
+        ExpectRingAccepted(Request(Collective::kAllReduce, n, count, chunk, in_place, 0, avg));
+        ExpectRingAccepted(Request(Collective::kReduceScatter, n, count % 7, chunk, in_place, 0, avg));
+        ExpectRingAccepted(Request(Collective::kAllGather, n, count % 7, chunk, in_place));
+        const int root = static_cast<int>((count + in_place * 5) % n);
+        ExpectRingAccepted(Request(Collective::kBroadcast, n, count, chunk, in_place, root));
+        ExpectRingAccepted(Request(Collective::kReduce, n, count, chunk, in_place, root, avg));
+      }
+    }
+    if (HasFailure()) return;
+  }
+}
+
+TEST(PlanCheckTest, AcceptsLargeRingAllReduce) {
+  for (int n : {128, 333, 1024}) {
+    ExpectRingAccepted(Request(Collective::kAllReduce, n, 2 * n + 1, 1u << 20, n % 2 == 0, 0,
+                               n == 333));
+  }
+}
+
+TEST(PlanCheckTest, AcceptsTreePlans) {
+  for (int n = 1; n <= 64; ++n) {
+    for (bool in_place : {false, true}) {
+      const uint64_t count = 5 + n % 4, chunk = 1 + n % 3;
+      PlanRequest req = Request(Collective::kAllReduce, n, count, chunk, in_place, 0, n % 2);
+      absl::Status s = CheckPlansSymbolically(
+          test_plans::BinomialTreePlans(n, count, chunk, in_place, req.average), req);
+      EXPECT_TRUE(s.ok()) << Describe(req) << ": " << s;
+    }
+  }
+  PlanRequest big = Request(Collective::kAllReduce, 1000, 64, 16, false);
+  EXPECT_TRUE(CheckPlansSymbolically(test_plans::BinomialTreePlans(1000, 64, 16), big).ok());
+}
+
+// Small hand-written plans for the failure cases.
+Step MakeStep(StepKind kind, int peer, BufRef src, BufRef dst, uint64_t count,
+              int32_t dep = -1) {
+  Step s;
+  s.kind = kind;
+  s.peer = peer;
+  s.src = src;
+  s.dst = dst;
+  s.count = count;
+  s.deps[0] = dep;
+  return s;
+}
+
+constexpr BufRef In(uint64_t off = 0) { return {BufferId::kInput, off}; }
+constexpr BufRef Out(uint64_t off = 0) { return {BufferId::kOutput, off}; }
+constexpr BufRef Scratch(uint64_t off = 0) { return {BufferId::kScratch, off}; }
+
+Plan MakePlan(int rank, int n, std::vector<Step> steps, uint64_t scratch = 0) {
+  Plan p;
+  p.collective = Collective::kAllReduce;
+  p.rank = rank;
+  p.world_size = n;
+  p.scratch_elems = scratch;
+  p.steps = std::move(steps);
+  p.Finalize();
+  return p;
+}
+
+TEST(PlanCheckTest, RejectsDoubleCountedReduce) {
+  // Rank 1 adds rank 0's input twice.
+  std::vector<Plan> plans = {
+      MakePlan(0, 2, {MakeStep(StepKind::kSend, 1, In(), {}, 4),
+                      MakeStep(StepKind::kSend, 1, In(), {}, 4),
+                      MakeStep(StepKind::kRecv, 1, {}, Out(), 4)}),
+      MakePlan(1, 2, {MakeStep(StepKind::kRecvReduce, 0, In(), Scratch(), 4),
+                      MakeStep(StepKind::kRecvReduce, 0, Scratch(), Out(), 4, 0),
+                      MakeStep(StepKind::kSend, 0, Out(), {}, 4, 1)},
+               4),
+  };
+  absl::Status s = CheckPlansSymbolically(plans, Request(Collective::kAllReduce, 2, 4, 4, false));
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "double counts rank(s) {0}");
+  ExpectMentions(s, "rank 1 step 1");
+}
+
+TEST(PlanCheckTest, RejectsMissingContribution) {
+  // Rank 2 receives instead of reducing once: its input never joins that
+  // segment's sum.
+  PlanRequest req = Request(Collective::kAllReduce, 4, 8, 8, false);
+  std::vector<Plan> plans = RingPlans(req);
+  for (Step& step : plans[2].steps) {
+    if (step.kind == StepKind::kRecvReduce) {
+      step.kind = StepKind::kRecv;
+      break;
+    }
+  }
+  plans[2].Finalize();
+  absl::Status s = CheckPlansSymbolically(plans, req);
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "missing {2}");
+}
+
+TEST(PlanCheckTest, RejectsTwoProducersOfOneFinalValue) {
+  // Both ranks swap inputs and reduce locally: right sums, computed twice
+  // (results would differ in the last bit for floats).
+  std::vector<Plan> plans;
+  for (int r = 0; r < 2; ++r) {
+    plans.push_back(MakePlan(r, 2, {MakeStep(StepKind::kSend, 1 - r, In(), {}, 4),
+                                    MakeStep(StepKind::kRecvReduce, 1 - r, In(), Out(), 4)}));
+  }
+  absl::Status s = CheckPlansSymbolically(plans, Request(Collective::kAllReduce, 2, 4, 4, false));
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "computed more than once");
+  ExpectMentions(s, "rank 1 step 1");
+}
+
+TEST(PlanCheckTest, RejectsPairingMismatch) {
+  PlanRequest req = Request(Collective::kAllReduce, 3, 9, 9, false);
+  std::vector<Plan> plans = RingPlans(req);
+  plans[1].steps[0].count -= 1;  // rank 1's first send to rank 2
+  plans[1].Finalize();
+  absl::Status s = CheckPlansSymbolically(plans, req);
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "rank 1 step 0 sends 2 elements but rank 2 step 1 receives 3");
+
+  plans = RingPlans(req);
+  plans[0].steps.push_back(MakeStep(StepKind::kSend, 1, Out(), {}, 1, 0));
+  plans[0].Finalize();
+  s = CheckPlansSymbolically(plans, req);
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "has no matching receive");
+}
+
+TEST(PlanCheckTest, RejectsDeadlock) {
+  // Each rank waits to hear from the other before it sends.
+  std::vector<Plan> plans;
+  for (int r = 0; r < 2; ++r) {
+    plans.push_back(MakePlan(r, 2, {MakeStep(StepKind::kRecvReduce, 1 - r, In(), Out(), 4),
+                                    MakeStep(StepKind::kSend, 1 - r, Out(), {}, 4, 0)}));
+  }
+  absl::Status s = CheckPlansSymbolically(plans, Request(Collective::kAllReduce, 2, 4, 4, false));
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  ExpectMentions(s, "deadlock");
+  ExpectMentions(s, "rank 0 step 0");
+  ExpectMentions(s, "a cycle");
+}
+
+TEST(PlanCheckTest, RejectsUninitialisedRead) {
+  std::vector<Plan> plans = {
+      MakePlan(0, 2, {MakeStep(StepKind::kSend, 1, Scratch(), {}, 4)}, 4),
+      MakePlan(1, 2, {MakeStep(StepKind::kRecv, 0, {}, Out(), 4)}),
+  };
+  PlanRequest req = Request(Collective::kTransfer, 2, 4, 4, false);
+  for (Plan& p : plans) p.collective = Collective::kTransfer;
+  absl::Status s = CheckPlansSymbolically(plans, req);
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "rank 0 step 0 (send to rank 1, message 0) reads scratch[0,4)");
+  ExpectMentions(s, "never written");
+}
+
+TEST(PlanCheckTest, RejectsBufferReuseWithoutDependency) {
+  // The ring's all-gather receive waits for the reduce-scatter send that
+  // read the same segment; without that dependency the receive may land
+  // while the send is still reading.
+  PlanRequest req = Request(Collective::kAllReduce, 3, 3, 3, false);
+  std::vector<Plan> plans = RingPlans(req);
+  for (Plan& p : plans) {
+    for (Step& step : p.steps) {
+      if (step.kind == StepKind::kRecv) step.deps[0] = -1;
+    }
+    p.Finalize();
+  }
+  absl::Status s = CheckPlansSymbolically(plans, req);
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "missing dependency");
+}
+
+TEST(PlanCheckTest, RejectsWrongFinalize) {
+  PlanRequest req = Request(Collective::kAllReduce, 4, 8, 2, false, 0, /*average=*/true);
+  std::vector<Plan> plans = RingPlans(req);
+  for (Step& step : plans[3].steps) step.finalize = false;
+  plans[3].Finalize();
+  absl::Status s = CheckPlansSymbolically(plans, req);
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "never finalized");
+
+  plans = RingPlans(req);
+  plans[1].steps[plans[1].steps.size() / 4].finalize = true;  // a partial sum
+  plans[1].Finalize();
+  ASSERT_EQ(plans[1].steps[plans[1].steps.size() / 4].kind, StepKind::kRecvReduce);
+  s = CheckPlansSymbolically(plans, req);
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "finalizes a partial sum");
+}
+
+TEST(PlanCheckTest, RejectsWrongBroadcastSource) {
+  PlanRequest built = Request(Collective::kBroadcast, 5, 10, 3, false, /*root=*/1);
+  PlanRequest asked = built;
+  asked.root = 0;
+  absl::Status s = CheckPlansSymbolically(RingPlans(built), asked);
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "expected {0}");
+}
+
+}  // namespace
+}  // namespace meridian::planner

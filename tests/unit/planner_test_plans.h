@@ -1,0 +1,124 @@
+// Plans and networks the simulator and checker tests share: a chunked
+// binomial-tree all-reduce (a non-ring plan whose step count grows like
+// N log N at worst, built here independently of the planner's generators)
+// and a generated multi-region network without N x N storage.
+#ifndef MERIDIAN_TESTS_UNIT_PLANNER_TEST_PLANS_H_
+#define MERIDIAN_TESTS_UNIT_PLANNER_TEST_PLANS_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "planner/plan.h"
+#include "planner/topology.h"
+
+namespace meridian::planner::test_plans {
+
+// Reduce to rank 0 along a binomial tree, then broadcast back down it, in
+// chunks.  Partial sums live in scratch; the root reduces its last child
+// into the output (finalizing for kAvg) and everyone else receives the
+// root's bytes.
+inline Plan BinomialTreeAllReduce(int rank, int n, uint64_t count, uint64_t chunk,
+                                  bool in_place, bool average) {
+  Plan plan;
+  plan.collective = Collective::kAllReduce;
+  plan.rank = rank;
+  plan.world_size = n;
+  plan.scratch_elems = count;
+  const BufferId input = in_place ? BufferId::kOutput : BufferId::kInput;
+  auto add = [&](StepKind kind, int peer, BufRef src, BufRef dst, uint64_t elems,
+                 int32_t dep = -1, bool finalize = false) {
+    Step s;
+    s.kind = kind;
+    s.peer = peer;
+    s.src = src;
+    s.dst = dst;
+    s.count = elems;
+    s.finalize = finalize;
+    s.deps[0] = dep;
+    plan.steps.push_back(s);
+    return static_cast<int32_t>(plan.steps.size() - 1);
+  };
+  if (n == 1) {
+    if (!in_place && count > 0) add(StepKind::kCopy, -1, {input, 0}, {BufferId::kOutput, 0}, count);
+    plan.Finalize();
+    return plan;
+  }
+  std::vector<int> children;  // smallest subtree first
+  for (int bit = 1; bit < n; bit <<= 1) {
+    if (rank & bit) break;
+    if (rank + bit < n) children.push_back(rank + bit);
+  }
+  const int parent = rank == 0 ? -1 : rank - (rank & -rank);
+  const uint64_t chunks = std::max<uint64_t>(1, (count + chunk - 1) / chunk);
+  std::vector<int32_t> reduced(chunks, -1), to_parent(chunks, -1);
+  for (uint64_t c = 0; c < chunks; ++c) {
+    const uint64_t off = std::min(count, c * chunk), len = std::min(count, off + chunk) - off;
+    BufRef acc{input, off};
+    for (size_t k = 0; k < children.size(); ++k) {
+      const bool last_at_root = rank == 0 && k + 1 == children.size();
+      const BufRef dst{last_at_root ? BufferId::kOutput : BufferId::kScratch, off};
+      reduced[c] = add(StepKind::kRecvReduce, children[k], acc, dst, len, reduced[c],
+                       last_at_root && average);
+      acc = dst;
+    }
+    if (parent >= 0) to_parent[c] = add(StepKind::kSend, parent, acc, {}, len, reduced[c]);
+  }
+  for (uint64_t c = 0; c < chunks; ++c) {
+    const uint64_t off = std::min(count, c * chunk), len = std::min(count, off + chunk) - off;
+    int32_t have = reduced[c];
+    if (parent >= 0) {
+      // After the send up: the output may be the in-place input it read.
+      have = add(StepKind::kRecv, parent, {}, {BufferId::kOutput, off}, len, to_parent[c]);
+    }
+    for (size_t k = children.size(); k-- > 0;) {
+      add(StepKind::kSend, children[k], {BufferId::kOutput, off}, {}, len, have);
+    }
+  }
+  plan.Finalize();
+  return plan;
+}
+
+inline std::vector<Plan> BinomialTreePlans(int n, uint64_t count, uint64_t chunk,
+                                           bool in_place = false, bool average = false) {
+  std::vector<Plan> plans;
+  plans.reserve(n);
+  for (int r = 0; r < n; ++r) {
+    plans.push_back(BinomialTreeAllReduce(r, n, count, chunk, in_place, average));
+  }
+  return plans;
+}
+
+// A generated network: `regions` equal blocks of consecutive ranks; pairs
+// inside a region see intra_* figures, pairs across regions inter_* plus a
+// shared trunk per ordered region pair.  Every 97th rank is a straggler
+// (a tenth of the access bandwidth), and links from odd to even regions are
+// slower than back (asymmetric paths).
+class RegionNet final : public LinkModel {
+ public:
+  RegionNet(int n, int regions) : n_(n), regions_(regions) {}
+  int size() const override { return n_; }
+  double latency(int i, int j) const override {
+    return region(i) == region(j) ? 0.5e-3 : 20e-3 + 5e-3 * std::abs(region(i) - region(j));
+  }
+  double bandwidth(int i, int j) const override {
+    double bw = region(i) == region(j) ? 1.25e9 : 125e6;
+    if (region(i) % 2 == 1 && region(j) % 2 == 0) bw *= 0.5;
+    return std::min({bw, access(i), access(j)});
+  }
+  double egress(int i) const override { return access(i); }
+  double ingress(int i) const override { return access(i); }
+  int region(int i) const override {
+    return static_cast<int>(static_cast<int64_t>(i) * regions_ / n_);
+  }
+  int num_regions() const override { return regions_; }
+  double trunk(int a, int b) const override { return a == b ? 0 : 1.25e9; }
+
+ private:
+  double access(int i) const { return i % 97 == 13 ? 125e6 : 1.25e9; }
+  int n_, regions_;
+};
+
+}  // namespace meridian::planner::test_plans
+
+#endif  // MERIDIAN_TESTS_UNIT_PLANNER_TEST_PLANS_H_
