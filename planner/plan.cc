@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
+
 namespace meridian::planner {
 
 const char* CollectiveName(Collective c) {
@@ -16,6 +18,28 @@ const char* CollectiveName(Collective c) {
     case Collective::kTransfer: return "transfer";
   }
   return "unknown";
+}
+
+absl::Status ValidateOrder(const std::vector<int32_t>& order, int world_size) {
+  if (order.empty()) return absl::OkStatus();
+  if (order.size() != static_cast<size_t>(world_size)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ring order lists ", order.size(), " ranks for a world of ", world_size));
+  }
+  std::vector<bool> seen(world_size, false);
+  for (size_t pos = 0; pos < order.size(); ++pos) {
+    const int32_t rank = order[pos];
+    if (rank < 0 || rank >= world_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ring order position ", pos, " names rank ", rank, ", outside 0..", world_size - 1));
+    }
+    if (seen[rank]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ring order position ", pos, " repeats rank ", rank));
+    }
+    seen[rank] = true;
+  }
+  return absl::OkStatus();
 }
 
 void PeerLists::Add(int peer, int32_t step) {

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+
 namespace meridian::planner {
 
 // Values are part of the wire format (operation descriptors).
@@ -111,10 +113,19 @@ struct PlanRequest {
   bool in_place = false;
   bool average = false;         // op is kAvg: finalize final values
   uint64_t chunk_elems = 1;     // pipelining granularity (>= 1)
+  // Ring order: order[position] = rank, a permutation of 0..world_size-1
+  // that every rank passes identically (the topology model picks it so
+  // neighbours are close).  Empty: rank order.  It changes only the route:
+  // which rank owns which part of a reduce-scatter or all-gather stays the
+  // C API's (by rank).
+  std::vector<int32_t> order;
 };
 
-// Ring algorithms in rank order (ring order by topology comes with the
-// planner's topology model).
+// OK when `order` is empty or a permutation of 0..world_size-1;
+// InvalidArgument naming the first bad entry otherwise.
+absl::Status ValidateOrder(const std::vector<int32_t>& order, int world_size);
+
+// Ring algorithms along req.order (rank order when empty).
 Plan BuildRingPlan(const PlanRequest& request);
 
 }  // namespace meridian::planner
