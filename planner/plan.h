@@ -101,6 +101,14 @@ struct Plan {
   std::string DebugString() const;
 };
 
+// Receive-reduce staging slots per rank in the executor: a receive-reduce
+// is posted only while one is free, and holds it until its data arrived and
+// was reduced.  A plan in which a rank receive-reduces from several peers
+// at once bounds each source's share: otherwise one source's early chunks
+// can hold every slot while waiting for data that needs another source's
+// chunks reduced first (a deadlock).
+inline constexpr int kStagingSlots = 8;
+
 // What to plan.  `count` follows the C API of each collective: all-reduce,
 // broadcast, reduce: elements of the whole buffer; all-gather: elements
 // each rank contributes; reduce-scatter: elements each rank receives.

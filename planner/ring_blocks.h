@@ -21,13 +21,6 @@
 
 namespace meridian::planner {
 
-// Receive-reduce steps that may wait for a staging slot at once in the
-// executor (collectives/executor.cc).  A rank that receive-reduces from
-// several peers at once bounds each source's share so that the slots never
-// run out: otherwise one source's early chunks could hold every slot while
-// waiting for data that needs another source's chunks reduced first.
-inline constexpr int kStagingSlots = 8;
-
 // A run of elements, in logical offsets.
 struct Chunk {
   uint64_t offset = 0;

@@ -36,8 +36,8 @@
 
 namespace meridian::planner {
 
-// The executor's receive-reduce staging slots per rank.
-constexpr int kStagingSlots = 8;
+// kStagingSlots (the executor's receive-reduce staging slots per rank) is
+// in plan.h, which the plan generators share.
 
 struct SimResult {
   double total_s = 0;                // when the last rank finished

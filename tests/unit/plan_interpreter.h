@@ -5,7 +5,7 @@
 //     message, of equal length;
 //   - sends to a peer are posted in message order, each once its deps are
 //     complete; receives from a peer likewise;
-//   - a receive-reduce also needs one of kStagingSlots staging slots, held
+//   - a receive-reduce also needs one of kStagingSlots (plan.h) staging slots, held
 //     from posting until its data arrived and was reduced;
 //   - a message is delivered once both ends are posted; then both steps
 //     complete.
@@ -40,8 +40,6 @@
 #include "planner/plan.h"
 
 namespace meridian::planner::interp {
-
-inline constexpr int kStagingSlots = 8;  // as collectives/executor.cc
 
 enum class Op { kSum, kMax, kAvg };
 

@@ -192,14 +192,14 @@ TEST(PlanInterpreterTest, StagingSlotsCanDeadlockSomeInterleavings) {
   // take every staging slot first, rank 2's chunk cannot be received.
   const int n = 3;
   std::vector<Plan> plans = {Empty(0, n), Empty(1, n), Empty(2, n)};
-  for (int k = 0; k < interp::kStagingSlots; ++k) {
+  for (int k = 0; k < kStagingSlots; ++k) {
     plans[0].steps.push_back(MakeStep(StepKind::kRecvReduce, 1, 1));
   }
   plans[0].steps.push_back(MakeStep(StepKind::kRecvReduce, 2, 1));
   plans[0].steps.push_back(
       MakeStep(StepKind::kSend, 1, 1, static_cast<int32_t>(plans[0].steps.size() - 1)));
   plans[1].steps.push_back(MakeStep(StepKind::kRecv, 0, 1));
-  for (int k = 0; k < interp::kStagingSlots; ++k) {
+  for (int k = 0; k < kStagingSlots; ++k) {
     plans[1].steps.push_back(MakeStep(StepKind::kSend, 0, 1, 0));
   }
   plans[2].steps.push_back(MakeStep(StepKind::kSend, 0, 1));
