@@ -1,17 +1,4 @@
-// Tree shape.  Number the nodes 1..n in order ("in-order numbering"): the
-// node at p, whose lowest set bit is 2^k, has height k; its children are
-// p - 2^(k-1) and the first of p + 2^(k-1), p + 2^(k-2), ... that is <= n;
-// the root is the largest power of two <= n.  Leaves are exactly the odd
-// numbers, about half the nodes, and every subtree is a contiguous run of
-// numbers, so neighbours in the ring order stay close in the tree.
-//
-// Double binary tree (all-reduce): tree A puts node p at ring position p-1;
-// tree B mirrors it (position n-p) when n is even and shifts it by one
-// (position p mod n) when n is odd.  Either way the leaves of one tree (odd
-// numbers) sit where the other tree has interior nodes, so a rank that
-// receives two halves from children in one tree only sends its own half up
-// in the other: every rank moves about the same volume, and no rank is
-// interior in both (for odd n, position 0 is a leaf in both).
+// Tree plans over the shape and placements of tree_shape.h.
 //
 // Message order and deadlock freedom.  Steps are emitted in the order of a
 // virtual time: chunk c moving up from a node of height h has time c + h;
@@ -33,77 +20,14 @@
 #include <tuple>
 
 #include "planner/ring_blocks.h"
+#include "planner/tree_shape.h"
 
 namespace meridian::planner {
 namespace {
 
-int Mod(int a, int n) { return ((a % n) + n) % n; }
-
-int Log2(int v) {
-  int k = 0;
-  while ((2 << k) <= v) ++k;
-  return k;
-}
-
 BufRef In(uint64_t off) { return {BufferId::kInput, off}; }
 BufRef Out(uint64_t off) { return {BufferId::kOutput, off}; }
 BufRef Scratch(uint64_t off) { return {BufferId::kScratch, off}; }
-
-struct ShapeNode {
-  int parent = 0;             // 0: this is the root
-  int children[2] = {0, 0};   // 0: none
-  int num_children = 0;
-  int height = 0;
-};
-
-int RootOf(int n) { return 1 << Log2(n); }
-
-ShapeNode ShapeAt(int p, int n) {
-  ShapeNode node;
-  const int low = p & -p;
-  node.height = Log2(low);
-  if (low > 1) {
-    node.children[node.num_children++] = p - low / 2;
-    for (int step = low / 2; step >= 1; step /= 2) {
-      if (p + step <= n) {
-        node.children[node.num_children++] = p + step;
-        break;
-      }
-    }
-  }
-  if (p == RootOf(n)) return node;
-  // The parent is the nearest ancestor, in the unbounded tree, that is <= n:
-  // p hangs under it in place of the missing nodes in between.
-  int a = p, a_low = low;
-  do {
-    a = (a & (2 * a_low)) != 0 ? a - a_low : a + a_low;
-    a_low *= 2;
-  } while (a > n);
-  node.parent = a;
-  return node;
-}
-
-// Children in the order this node reduces them: lower first, so that the
-// second receive-reduce (which waits for the first) never has an earlier
-// virtual time than the first.
-std::vector<int> ReductionOrder(const ShapeNode& node, int n) {
-  std::vector<int> chain(node.children, node.children + node.num_children);
-  std::stable_sort(chain.begin(), chain.end(), [n](int a, int b) {
-    return ShapeAt(a, n).height < ShapeAt(b, n).height;
-  });
-  return chain;
-}
-
-// Where tree node p sits in the ring order: position = (sign * p + offset)
-// mod n.
-struct Placement {
-  int n, sign, offset;
-  int position(int node) const { return Mod(sign * node + offset, n); }
-  int node(int position) const {
-    const int p = Mod(sign * (position - offset), n);
-    return p == 0 ? n : p;
-  }
-};
 
 enum Phase { kUp = 0, kDown = 1, kClose = 2 };
 
@@ -166,19 +90,19 @@ class TimedSteps {
 // This rank's view of one tree.
 struct TreeView {
   int n;
-  Placement place;
+  TreePlacement place;
   const std::vector<int32_t>* order;
   int me;  // this rank's node
-  ShapeNode node;
+  TreeNode node;
   int rank_of(int p) const { return (*order)[place.position(p)]; }
-  int height_of(int p) const { return ShapeAt(p, n).height; }
+  int height_of(int p) const { return TreeNodeAt(p, n).height; }
   bool root() const { return node.parent == 0; }
 };
 
 TreeView ViewTree(const PlanRequest& req, const std::vector<int32_t>& order,
-                  const Placement& place) {
+                  const TreePlacement& place) {
   const int me = place.node(PositionOf(order, req.rank));
-  return {req.world_size, place, &order, me, ShapeAt(me, req.world_size)};
+  return {req.world_size, place, &order, me, TreeNodeAt(me, req.world_size)};
 }
 
 // Receive-reduces in flight per child: an equal share of the staging slots
@@ -190,7 +114,7 @@ int WindowFor(int sources) { return sources > 1 ? kStagingSlots / sources : 0; }
 // live in the output buffer.
 void AddAllReduceTree(const PlanRequest& req, const TreeView& t, int tree, uint64_t begin,
                       uint64_t count, int window, TimedSteps* out) {
-  const int64_t down_base = 2 * t.height_of(RootOf(t.n)) + 1;
+  const int64_t down_base = 2 * t.height_of(TreeRoot(t.n)) + 1;
   const std::vector<int> chain = ReductionOrder(t.node, t.n);
   const BufView input{req.in_place ? BufferId::kOutput : BufferId::kInput, 0};
   const Chunks chunks = ChunksFrom(begin, count, req.chunk_elems);
@@ -227,7 +151,7 @@ void AddAllReduceTree(const PlanRequest& req, const TreeView& t, int tree, uint6
 }
 
 void AddBroadcastTree(const PlanRequest& req, const TreeView& t, TimedSteps* out) {
-  const int64_t top = t.height_of(RootOf(t.n));
+  const int64_t top = t.height_of(TreeRoot(t.n));
   // Each child first sends its parent an empty message, at once: the root,
   // which otherwise only sends, also checks a neighbour's descriptor.
   if (!t.root()) {
@@ -315,17 +239,16 @@ Plan BuildTreePlan(const PlanRequest& req) {
   const std::vector<int32_t> order = OrderOf(req);
   TimedSteps steps;
   if (req.collective == Collective::kAllReduce) {
-    const Placement a{n, 1, -1};
-    const Placement b = n % 2 == 0 ? Placement{n, -1, n} : Placement{n, 1, 0};
-    const TreeView ta = ViewTree(req, order, a), tb = ViewTree(req, order, b);
+    const TreeView ta = ViewTree(req, order, TreePlacement::First(n));
+    const TreeView tb = ViewTree(req, order, TreePlacement::Second(n));
     const int window = WindowFor(ta.node.num_children + tb.node.num_children);
     const EvenSplit halves{req.count, 2};
     AddAllReduceTree(req, ta, 0, halves.begin(0), halves.size(0), window, &steps);
     AddAllReduceTree(req, tb, 1, halves.begin(1), halves.size(1), window, &steps);
   } else {
     // One tree whose root node sits at the root's position.
-    const Placement rooted{n, 1, PositionOf(order, req.root) - RootOf(n)};
-    const TreeView t = ViewTree(req, order, rooted);
+    const TreeView t =
+        ViewTree(req, order, TreePlacement::RootedAt(n, PositionOf(order, req.root)));
     if (req.collective == Collective::kBroadcast) {
       AddBroadcastTree(req, t, &steps);
     } else {

@@ -14,7 +14,9 @@
 #include "planner/multi_ring.h"
 #include "planner/plan.h"
 #include "planner/tree.h"
+#include "planner/tree_shape.h"
 #include "tests/unit/plan_interpreter.h"
+#include "tests/unit/plan_interpreter_collectives.h"
 
 namespace meridian::planner {
 namespace {
@@ -170,6 +172,59 @@ TEST(RingOrderTest, ValidateOrder) {
 }
 
 // --- Double binary tree ----------------------------------------------------
+
+TEST(TreeShapeTest, ParentsAndChildrenAgree) {
+  for (int n = 1; n <= 300; ++n) {
+    int roots = 0;
+    std::vector<int> child_of(n + 1, 0);
+    for (int p = 1; p <= n; ++p) {
+      const TreeNode node = TreeNodeAt(p, n);
+      EXPECT_EQ(node.num_children == 0, p % 2 == 1) << "leaves are the odd nodes, n=" << n;
+      for (int k = 0; k < node.num_children; ++k) {
+        const int c = node.children[k];
+        ASSERT_TRUE(c >= 1 && c <= n) << n;
+        EXPECT_EQ(child_of[c], 0) << "two parents, n=" << n;
+        child_of[c] = p;
+        EXPECT_LT(TreeNodeAt(c, n).height, node.height);
+      }
+      if (node.parent == 0) {
+        ++roots;
+        EXPECT_EQ(p, TreeRoot(n));
+        EXPECT_EQ(1 << node.height, TreeRoot(n));
+        EXPECT_LE(TreeRoot(n), n);
+        EXPECT_GT(2 * TreeRoot(n), n);
+      }
+    }
+    EXPECT_EQ(roots, 1) << n;
+    for (int p = 1; p <= n; ++p) {
+      EXPECT_EQ(TreeNodeAt(p, n).parent, child_of[p]) << "n=" << n << " node " << p;
+    }
+  }
+}
+
+TEST(TreeShapeTest, PlacementsAreComplementary) {
+  for (int n = 1; n <= 300; ++n) {
+    const TreePlacement a = TreePlacement::First(n), b = TreePlacement::Second(n);
+    int leaf_in_both = 0;
+    for (int pos = 0; pos < n; ++pos) {
+      ASSERT_EQ(a.position(a.node(pos)), pos);
+      ASSERT_EQ(b.position(b.node(pos)), pos);
+      const bool leaf_a = TreeNodeAt(a.node(pos), n).num_children == 0;
+      const bool leaf_b = TreeNodeAt(b.node(pos), n).num_children == 0;
+      if (n > 1) {
+        EXPECT_TRUE(leaf_a || leaf_b) << "interior in both trees: n=" << n << " pos " << pos;
+      }
+      leaf_in_both += leaf_a && leaf_b;
+    }
+    // Even n: every rank is a leaf in exactly one tree; odd: one exception.
+    EXPECT_EQ(leaf_in_both, n % 2 == 0 ? 0 : 1) << n;
+    for (int root = 0; root < n; ++root) {
+      const TreePlacement t = TreePlacement::RootedAt(n, root);
+      EXPECT_EQ(t.position(TreeRoot(n)), root);
+      EXPECT_EQ(t.node(root), TreeRoot(n));
+    }
+  }
+}
 
 TEST(TreePlanTest, AllReduce) {
   for (int n : kWorlds) {

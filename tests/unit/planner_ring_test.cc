@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "planner/plan.h"
 #include "tests/unit/plan_interpreter.h"
+#include "tests/unit/plan_interpreter_collectives.h"
 
 namespace meridian::planner {
 namespace {
