@@ -101,7 +101,10 @@ Plan BuildHierarchicalPlan(const PlanRequest& req,
   int gi = 0, mi = 0;  // this rank's group, and index in it
   for (int g = 0; g < num_groups; ++g) {
     const int at = PositionOf(groups[g], req.rank);
-    if (at < static_cast<int>(groups[g].size())) gi = g, mi = at;
+    if (at < static_cast<int>(groups[g].size())) {
+      gi = g;
+      mi = at;
+    }
   }
   const std::vector<int32_t>& mine = groups[gi];
   const int len = static_cast<int>(mine.size());
