@@ -1,10 +1,10 @@
 #include "planner/plan_check.h"
 
 #include <algorithm>
-#include <unordered_map>
 #include <utility>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "planner/rank_set.h"
 #include "planner/simulator.h"
@@ -82,24 +82,40 @@ Layout MakeLayout(const PlanRequest& req, int rank, uint64_t scratch_elems) {
 }
 
 // The posted sends and receives whose buffer ranges the link may still be
-// using, per buffer, by first element.  Ranges seldom overlap, so an
+// using, in one buffer.  Sends (reads) are few at a time and live in a
+// small array; receives (writes) can be many (a ring posts its whole
+// all-gather at once) and live in a tree by first element, where an
 // overlap query looks back at most the longest range ever registered.
 class InFlight {
  public:
   struct Access {
-    uint64_t end;
+    uint64_t begin, end;
     int32_t step;
     bool write;
   };
-  void Add(uint64_t begin, const Access& a) {
-    by_begin_.emplace(begin, a);
-    longest_ = std::max(longest_, a.end - begin);
+  void Add(const Access& a) {
+    if (!a.write) {
+      reads_.push_back(a);
+      return;
+    }
+    writes_.emplace(a.begin, a);
+    longest_write_ = std::max(longest_write_, a.end - a.begin);
   }
-  void Remove(uint64_t begin, int32_t step) {
-    auto [it, stop] = by_begin_.equal_range(begin);
+  void Remove(uint64_t begin, int32_t step, bool write) {
+    if (!write) {
+      for (size_t i = 0; i < reads_.size(); ++i) {
+        if (reads_[i].step == step) {
+          reads_[i] = reads_.back();
+          reads_.pop_back();
+          return;
+        }
+      }
+      return;
+    }
+    auto [it, stop] = writes_.equal_range(begin);
     for (; it != stop; ++it) {
       if (it->second.step == step) {
-        by_begin_.erase(it);
+        writes_.erase(it);
         return;
       }
     }
@@ -107,24 +123,76 @@ class InFlight {
   // An access to [begin, end) that conflicts with one in flight (at least
   // one of the two writes), or nullptr.
   const Access* Conflict(uint64_t begin, uint64_t end, int32_t step, bool write) const {
-    auto it = by_begin_.lower_bound(begin > longest_ ? begin - longest_ + 1 : 0);
-    for (; it != by_begin_.end() && it->first < end; ++it) {
+    if (write) {
+      for (const Access& a : reads_) {
+        if (a.begin < end && begin < a.end && a.step != step) return &a;
+      }
+    }
+    if (writes_.empty()) return nullptr;
+    auto it = writes_.lower_bound(begin > longest_write_ ? begin - longest_write_ + 1 : 0);
+    for (; it != writes_.end() && it->first < end; ++it) {
       const Access& a = it->second;
-      if (a.end > begin && a.step != step && (a.write || write)) return &a;
+      if (a.end > begin && a.step != step) return &a;
     }
     return nullptr;
   }
 
  private:
-  absl::btree_multimap<uint64_t, Access> by_begin_;
-  uint64_t longest_ = 0;
+  absl::InlinedVector<Access, 2> reads_;
+  absl::btree_multimap<uint64_t, Access> writes_;
+  uint64_t longest_write_ = 0;
+};
+
+// Messages a rank sent that are not yet consumed, per receiver, in
+// message order (consumed almost always from the front; a plain receive
+// may overtake a receive-reduce waiting for the progress thread).
+class Outbox {
+ public:
+  void Push(int peer, int32_t step, Spans spans) {
+    Queue& q = QueueFor(peer);
+    q.items.push_back({step, std::move(spans)});
+  }
+  Spans Take(int peer, int32_t step) {
+    Queue& q = QueueFor(peer);
+    Spans out;
+    for (size_t i = q.head; i < q.items.size(); ++i) {
+      if (q.items[i].step != step) continue;
+      out = std::move(q.items[i].spans);
+      q.items[i].step = -1;  // consumed
+      break;
+    }
+    while (q.head < q.items.size() && q.items[q.head].step < 0) ++q.head;
+    if (q.head == q.items.size()) {
+      q.items.clear();
+      q.head = 0;
+    }
+    return out;
+  }
+
+ private:
+  struct Item {
+    int32_t step;
+    Spans spans;
+  };
+  struct Queue {
+    int peer;
+    std::vector<Item> items;
+    size_t head = 0;
+  };
+  Queue& QueueFor(int peer) {
+    auto it = std::lower_bound(queues_.begin(), queues_.end(), peer,
+                               [](const Queue& q, int p) { return q.peer < p; });
+    if (it == queues_.end() || it->peer != peer) it = queues_.insert(it, Queue{peer, {}, 0});
+    return *it;
+  }
+  std::vector<Queue> queues_;  // by peer
 };
 
 class Checker final : public StepObserver {
  public:
   Checker(const std::vector<Plan>& plans, const PlanRequest& req)
       : plans_(plans), req_(req), memory_(plans.size() * kBuffers),
-        in_flight_(plans.size() * kBuffers) {}
+        in_flight_(plans.size() * kBuffers), outboxes_(plans.size()) {}
 
   absl::Status Validate();
   void WriteInputs();
@@ -151,23 +219,19 @@ class Checker final : public StepObserver {
   absl::Status CheckBounds(int rank, int32_t step, BufRef ref, uint64_t count) const;
   absl::Status CheckHazard(int rank, int32_t step, BufRef ref, uint64_t count, bool write) const;
   absl::Status ReadOrFail(int rank, int32_t step, BufRef ref, uint64_t count,
-                          std::vector<Span>* out) const;
-  absl::Status Combine(int rank, int32_t step, const std::vector<Span>& mine,
-                       const std::vector<Span>& received, std::vector<Span>* out);
-  std::vector<Span> TakeMessage(int from, int32_t from_step);
+                          Spans* out) const;
+  absl::Status Combine(int rank, int32_t step, const Spans& mine,
+                       const Spans& received, Spans* out);
+  Spans TakeMessage(int from, int to, int32_t from_step);
   void Forget(int rank, int32_t step);
   absl::Status CheckOutputOf(int rank, std::vector<std::pair<uint64_t, uint32_t>>* reference);
-
-  static uint64_t Key(int rank, int32_t step) {
-    return (static_cast<uint64_t>(rank) << 32) | static_cast<uint32_t>(step);
-  }
 
   const std::vector<Plan>& plans_;
   PlanRequest req_;
   std::vector<Layout> layouts_;
   SymbolicMemory memory_;
   std::vector<InFlight> in_flight_;  // per buffer of memory_
-  std::unordered_map<uint64_t, std::vector<Span>> messages_;  // by sender step
+  std::vector<Outbox> outboxes_;  // per sender
 };
 
 absl::Status Checker::CheckBounds(int rank, int32_t step, BufRef ref, uint64_t count) const {
@@ -240,7 +304,7 @@ absl::Status Checker::CheckHazard(int rank, int32_t step, BufRef ref, uint64_t c
 }
 
 absl::Status Checker::ReadOrFail(int rank, int32_t step, BufRef ref, uint64_t count,
-                                 std::vector<Span>* out) const {
+                                 Spans* out) const {
   const Where w = Resolve(rank, ref, count);
   uint64_t hole = 0;
   if (!memory_.Read(w.buffer, w.begin, w.end, out, &hole)) {
@@ -252,20 +316,14 @@ absl::Status Checker::ReadOrFail(int rank, int32_t step, BufRef ref, uint64_t co
   return absl::OkStatus();
 }
 
-std::vector<Span> Checker::TakeMessage(int from, int32_t from_step) {
-  std::vector<Span> spans;
-  auto it = messages_.find(Key(from, from_step));
-  if (it != messages_.end()) {
-    spans = std::move(it->second);
-    messages_.erase(it);
-  }
-  return spans;
+Spans Checker::TakeMessage(int from, int to, int32_t from_step) {
+  return outboxes_[from].Take(to, from_step);
 }
 
 void Checker::Forget(int rank, int32_t step) {
   const Step& s = plans_[rank].steps[step];
   const Where w = Resolve(rank, s.kind == StepKind::kSend ? s.src : s.dst, s.count);
-  in_flight_[w.buffer].Remove(w.begin, step);
+  in_flight_[w.buffer].Remove(w.begin, step, s.kind != StepKind::kSend);
 }
 
 absl::Status Checker::OnPosted(int rank, int32_t step) {
@@ -277,18 +335,18 @@ absl::Status Checker::OnPosted(int rank, int32_t step) {
   if (send) {
     // The message holds what the buffer holds now; the hazard check keeps
     // the buffer unchanged until the send completes.
-    std::vector<Span> spans;
+    Spans spans;
     if (absl::Status st = ReadOrFail(rank, step, ref, s.count, &spans); !st.ok()) return st;
     memory_.Ref(spans);
-    messages_[Key(rank, step)] = std::move(spans);
+    outboxes_[rank].Push(s.peer, step, std::move(spans));
   }
   const Where w = Resolve(rank, ref, s.count);
-  in_flight_[w.buffer].Add(w.begin, {w.end, step, !send});
+  in_flight_[w.buffer].Add({w.begin, w.end, step, !send});
   return absl::OkStatus();
 }
 
-absl::Status Checker::Combine(int rank, int32_t step, const std::vector<Span>& mine,
-                              const std::vector<Span>& received, std::vector<Span>* out) {
+absl::Status Checker::Combine(int rank, int32_t step, const Spans& mine,
+                              const Spans& received, Spans* out) {
   const Step& s = plans_[rank].steps[step];
   const int n = req_.world_size;
   const RankSet everyone = RankSet::Range(0, n);
@@ -364,7 +422,7 @@ absl::Status Checker::OnDone(int rank, int32_t step, int32_t from_step) {
       return absl::OkStatus();
     case StepKind::kRecv: {
       if (s.count > 0) Forget(rank, step);
-      std::vector<Span> spans = TakeMessage(s.peer, from_step);
+      Spans spans = TakeMessage(s.peer, rank, from_step);
       const Where w = Resolve(rank, s.dst, s.count);
       memory_.Write(w.buffer, w.begin, spans);
       memory_.Unref(spans);
@@ -374,11 +432,11 @@ absl::Status Checker::OnDone(int rank, int32_t step, int32_t from_step) {
     case StepKind::kCopy: {
       if (absl::Status st = CheckHazard(rank, step, s.src, s.count, false); !st.ok()) return st;
       if (absl::Status st = CheckHazard(rank, step, s.dst, s.count, true); !st.ok()) return st;
-      std::vector<Span> mine;
+      Spans mine;
       if (absl::Status st = ReadOrFail(rank, step, s.src, s.count, &mine); !st.ok()) return st;
-      std::vector<Span> result;
+      Spans result;
       if (s.kind == StepKind::kRecvReduce) {
-        std::vector<Span> received = TakeMessage(s.peer, from_step);
+        Spans received = TakeMessage(s.peer, rank, from_step);
         absl::Status st = Combine(rank, step, mine, received, &result);
         memory_.Unref(received);
         if (!st.ok()) return st;
@@ -402,7 +460,7 @@ absl::Status Checker::CheckOutputOf(int rank,
   const uint64_t count = req_.count;
   const uint64_t size = layouts_[rank].size[1];
   const Where w = Resolve(rank, {BufferId::kOutput, 0}, size);
-  std::vector<Span> spans;
+  Spans spans;
   uint64_t hole = 0;
   if (!memory_.Read(w.buffer, w.begin, w.end, &spans, &hole)) {
     return absl::InvalidArgumentError(absl::StrCat("rank ", rank, " output element ",

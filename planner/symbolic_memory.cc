@@ -23,11 +23,11 @@ uint32_t SymbolicMemory::NewValue(RankSet ranks, int32_t rank, int32_t step, boo
   return id;
 }
 
-void SymbolicMemory::Ref(const std::vector<Span>& spans) {
+void SymbolicMemory::Ref(const Spans& spans) {
   for (const Span& s : spans) ++values_[s.value].refs;
 }
 
-void SymbolicMemory::Unref(const std::vector<Span>& spans) {
+void SymbolicMemory::Unref(const Spans& spans) {
   for (const Span& s : spans) Unref(s.value);
 }
 
@@ -39,7 +39,7 @@ void SymbolicMemory::Unref(uint32_t id) {
 }
 
 bool SymbolicMemory::Read(size_t buffer, uint64_t begin, uint64_t end,
-                          std::vector<Span>* out, uint64_t* hole) const {
+                          Spans* out, uint64_t* hole) const {
   if (begin >= end) return true;
   const Pieces& pieces = buffers_[buffer];
   auto it = pieces.upper_bound(begin);
@@ -71,7 +71,7 @@ void SymbolicMemory::Split(Pieces& pieces, uint64_t at) {
   pieces.emplace(at, rest);
 }
 
-void SymbolicMemory::Write(size_t buffer, uint64_t begin, const std::vector<Span>& spans) {
+void SymbolicMemory::Write(size_t buffer, uint64_t begin, const Spans& spans) {
   uint64_t end = begin;
   for (const Span& s : spans) end += s.length;
   if (end == begin) return;

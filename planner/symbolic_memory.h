@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/inlined_vector.h"
 #include "planner/rank_set.h"
 
 namespace meridian::planner {
@@ -33,6 +34,8 @@ struct Span {
   uint64_t origin;  // input element index of the first element
   uint32_t value;
 };
+// Most ranges a step touches are one piece: no allocation for those.
+using Spans = absl::InlinedVector<Span, 2>;
 
 class SymbolicMemory {
  public:
@@ -43,15 +46,15 @@ class SymbolicMemory {
   const SymbolicValue& value(uint32_t id) const { return values_[id]; }
 
   // Snapshots (message contents) hold references like pieces do.
-  void Ref(const std::vector<Span>& spans);
-  void Unref(const std::vector<Span>& spans);
+  void Ref(const Spans& spans);
+  void Unref(const Spans& spans);
 
   // Appends the spans covering [begin, end) of `buffer`; false when part of
   // it was never written, with the first such element in *hole.
-  bool Read(size_t buffer, uint64_t begin, uint64_t end, std::vector<Span>* out,
+  bool Read(size_t buffer, uint64_t begin, uint64_t end, Spans* out,
             uint64_t* hole) const;
   // Overwrites [begin, begin + total length of spans).
-  void Write(size_t buffer, uint64_t begin, const std::vector<Span>& spans);
+  void Write(size_t buffer, uint64_t begin, const Spans& spans);
 
   size_t live_values() const { return values_.size() - free_.size(); }
 

@@ -9,6 +9,7 @@
 
 #include "gtest/gtest.h"
 #include "planner/plan.h"
+#include "planner/rank_set.h"
 #include "tests/unit/planner_test_plans.h"
 
 namespace meridian::planner {
@@ -62,7 +63,8 @@ TEST(PlanCheckTest, AcceptsRingPlansForEveryCollectiveUpTo64) {
   for (int n = 1; n <= 64; ++n) {
     const uint64_t counts[] = {0, 1, static_cast<uint64_t>(2 * n + 3)};
     for (uint64_t count : counts) {
-      const uint64_t chunk = (n + count) % 3 == 0 ? 1 : (n % 2 ? 2 : 1u << 20);
+      // Element-sized chunks (the most steps) for every third N.
+      const uint64_t chunk = n % 3 == 0 ? 1 : (n % 3 == 1 ? 2 : 1u << 20);
       for (bool in_place : {false, true}) {
         const bool avg = (n + in_place) % 2 == 0;
         ExpectRingAccepted(Request(Collective::kAllReduce, n, count, chunk, in_place, 0, avg));
@@ -96,6 +98,17 @@ TEST(PlanCheckTest, AcceptsTreePlans) {
   }
   PlanRequest big = Request(Collective::kAllReduce, 1000, 64, 16, false);
   EXPECT_TRUE(CheckPlansSymbolically(test_plans::BinomialTreePlans(1000, 64, 16), big).ok());
+}
+
+TEST(PlanCheckTest, RankSetOperations) {
+  const RankSet a = RankSet::Union(RankSet::Range(0, 3), RankSet::Single(7));
+  EXPECT_EQ(a.ToString(), "{0-2,7}");
+  EXPECT_EQ(a.count(), 4);
+  EXPECT_EQ(RankSet::Union(a, RankSet::Range(3, 7)), RankSet::Range(0, 8));
+  EXPECT_TRUE(RankSet::Intersection(a, RankSet::Range(3, 7)).empty());
+  EXPECT_EQ(RankSet::Intersection(a, RankSet::Range(2, 9)).ToString(), "{2,7}");
+  EXPECT_EQ(RankSet::Difference(RankSet::Range(0, 10), a).ToString(), "{3-6,8-9}");
+  EXPECT_EQ(RankSet().ToString(), "{}");
 }
 
 // Small hand-written plans for the failure cases.

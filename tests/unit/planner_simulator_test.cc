@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
@@ -212,6 +213,8 @@ TEST(SimulatorTest, StragglerLinkSlowsTheRingByItsBandwidthRatio) {
   ASSERT_TRUE(fast.ok() && slow.ok());
   // Every segment crosses the slow link once per phase, back to back.
   EXPECT_NEAR(slow->total_s / fast->total_s, 4.0, 0.4);
+  std::printf("straggler link at 1/4 bandwidth: ring %.4f s -> %.4f s (x%.3f)\n", fast->total_s,
+              slow->total_s, slow->total_s / fast->total_s);
   EXPECT_EQ(slow->busiest[0].kind, ResourceKind::kPath);
   EXPECT_EQ(slow->busiest[0].a, 3);
   EXPECT_EQ(slow->busiest[0].b, 4);
