@@ -81,6 +81,9 @@ void Executor::Start(uint64_t op_seq, const OpSpec& spec,
   }
   op_.plan = std::move(plan);
   Touch();
+  for (transport::Link* link : links_) {
+    if (link != nullptr) link->ExpectOp(op_seq, op_.desc);
+  }
 
   // A peer may have aborted this operation before this rank reached it.
   early_aborts_.erase(early_aborts_.begin(), early_aborts_.lower_bound(op_seq));

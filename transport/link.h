@@ -30,9 +30,10 @@ class LinkEvents {
   virtual void OnSendDone(int peer, uint64_t op_seq, uint32_t msg) = 0;
   // Every byte of the message is in the posted receive buffer.
   virtual void OnRecvDone(int peer, uint64_t op_seq, uint32_t msg) = 0;
-  // A data frame for the posted receive (op_seq, msg) carried a different
-  // descriptor: the peers called different operations.  The frame's payload
-  // was discarded; the caller is expected to abort the operation.
+  // A data frame for the posted receive (op_seq, msg), or for the
+  // operation announced by ExpectOp, carried a different descriptor: the
+  // peers called different operations.  The frame's payload was discarded;
+  // the caller is expected to abort the operation.
   virtual void OnDescriptorMismatch(int peer, uint64_t op_seq,
                                     const OpDescriptor& expected,
                                     const OpDescriptor& received) = 0;
@@ -55,7 +56,8 @@ class Link {
   // Queues message (op_seq, msg) of len bytes (len may be 0: one empty frame
   // still travels, carrying the descriptor).  Messages to one peer enter
   // the wire in posting order; their frames are spread over all connections
-  // by queue depth.  data must stay valid until OnSendDone.
+  // by whichever connection has room.  data must stay valid until
+  // OnSendDone.
   virtual void PostSend(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
                         const void* data, size_t len) = 0;
 
@@ -64,6 +66,15 @@ class Link {
   // stops reading: back-pressure, no unbounded buffering).
   virtual void PostRecv(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
                         void* data, size_t len) = 0;
+
+  // The operation this rank runs now: a frame of op_seq whose descriptor
+  // differs from `desc` is reported at once, even when no receive is posted
+  // for it — peers that call different collectives may run plans whose
+  // messages never pair up, and must not wait for a timeout to find out.
+  virtual void ExpectOp(uint64_t op_seq, const OpDescriptor& desc) {
+    (void)op_seq;
+    (void)desc;
+  }
 
   // Tells the peer that operation op_seq is aborted, with a reason.
   virtual void SendAbort(uint64_t op_seq, const std::string& reason) = 0;

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "collectives/math/types.h"
+#include "planner/choose.h"
 #include "runtime/src/link_prober.h"
 #include "runtime/src/params.h"
 
@@ -180,9 +181,10 @@ absl::Status Communicator::MeasureLinks() {
   const bool probe = po.probe == 1 ? n >= 2 : po.probe == -1 && n >= 3;
   measured_ = false;
   topology_ = planner::Topology::Uniform(n, 0, 1);
+  cost_ = planner::CostParams();
   if (probe) {
     const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<planner::Topology> t = ProbeLinks(
+    absl::StatusOr<MeasuredNetwork> t = ProbeLinks(
         roster_.rank, n, po.probe_shape, executor_.get(),
         [this](const collectives::OpSpec& spec,
                std::shared_ptr<const planner::Plan> plan, const void* in,
@@ -192,12 +194,14 @@ absl::Status Communicator::MeasureLinks() {
                           absl::StrCat("measuring the links of epoch ", roster_.epoch,
                                        ": ", t.status().message()));
     }
-    topology_ = *std::move(t);
+    topology_ = std::move(t->topology);
+    cost_ = t->cost;
     measured_ = true;
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     MDN_LOG(Info) << "probed " << n << " peers in " << secs << " s: "
-                  << topology_.num_regions() << " region(s)";
+                  << topology_.num_regions() << " region(s); reduce "
+                  << cost_.gamma_Bps / 1e9 << " GB/s, copy " << cost_.mem_Bps / 1e9 << " GB/s";
   }
   for (const transport::HostPort& p : roster_.peers) topology_.names.push_back(p.ToString());
   if (measured_ && roster_.rank == 0 && !po.topology_file.empty()) {
@@ -291,10 +295,38 @@ std::shared_ptr<const planner::Plan> Communicator::PlanFor(const OpArgs& args) {
   pr.in_place = args.in_place;
   pr.average = spec.op == math::RedOp::kAvg;
   pr.chunk_elems = std::max<uint64_t>(1, options_.chunk_bytes / esize);
-  auto plan = std::make_shared<const planner::Plan>(planner::BuildRingPlan(pr));
+  auto plan = std::make_shared<const planner::Plan>(ChoosePlanFor(pr, esize));
   if (plans_.size() >= kMaxCachedPlans) plans_.clear();
   plans_.emplace(key, plan);
   return plan;
+}
+
+planner::Plan Communicator::ChoosePlanFor(const planner::PlanRequest& request, size_t esize) {
+  const PlannerOptions& po = options_.planner;
+  const bool forced = po.algo != PlannerOptions::Algo::kAuto;
+  // Without measurements only a forced algorithm changes anything: every
+  // candidate looks alike on a uniform model.
+  if (!measured_ && !forced) return planner::BuildRingPlan(request);
+  planner::PlannerConfig config;
+  config.forced = forced;
+  switch (po.algo) {
+    case PlannerOptions::Algo::kTree: config.force = planner::Algorithm::kTree; break;
+    case PlannerOptions::Algo::kHierarchical:
+      config.force = planner::Algorithm::kHierarchical;
+      break;
+    default: config.force = planner::Algorithm::kRing; break;
+  }
+  config.reorder_ring = po.reorder_ring && measured_;
+  config.cost = cost_;
+  planner::PlanChoice choice = planner::ChoosePlan(topology_, request, esize, config);
+  if (po.debug_plan && roster_.rank == 0) {
+    MDN_LOG(Warn) << "plan for " << planner::CollectiveName(request.collective) << " of "
+                  << request.count * esize << " bytes on " << roster_.world_size
+                  << " ranks (epoch " << roster_.epoch << ", "
+                  << (measured_ ? "measured links" : "links not measured") << "): "
+                  << choice.Explain();
+  }
+  return planner::BuildCandidatePlan(choice.chosen, request);
 }
 
 void Communicator::ApplyNotices() {

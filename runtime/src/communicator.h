@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "collectives/executor.h"
 #include "planner/plan.h"
+#include "planner/cost_model.h"
 #include "planner/topology.h"
 #include "runtime/coordinator/coordinator.h"
 #include "runtime/coordinator/membership_client.h"
@@ -98,6 +99,9 @@ class Communicator {
   absl::Status KnownLoss(uint64_t epoch);
   void CheckTimeout();
   std::shared_ptr<const planner::Plan> PlanFor(const OpArgs& args);
+  // Ring, tree or hierarchy for this request on this epoch's network
+  // (planner/choose.h), per PlannerOptions; MERIDIAN_DEBUG=plan logs why.
+  planner::Plan ChoosePlanFor(const planner::PlanRequest& request, size_t esize);
   // Runs one operation of this epoch to completion on the calling
   // (progress) thread, before any queued operation.
   absl::Status RunNow(const collectives::OpSpec& spec,
@@ -130,6 +134,7 @@ class Communicator {
   // This epoch's network as measured (or uniform when not probed): the
   // same on every rank, so every rank derives the same plans.
   planner::Topology topology_;
+  planner::CostParams cost_;  // calibrated with the links
   bool measured_ = false;
   using PlanKey = std::tuple<int, uint64_t, int, bool, bool, size_t>;
   std::map<PlanKey, std::shared_ptr<const planner::Plan>> plans_;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/status_macros.h"
+#include "runtime/src/compute_calibration.h"
 
 namespace meridian::runtime {
 
@@ -58,14 +59,18 @@ double ReceiveRate(const planner::ProbeSteps& s,
 
 }  // namespace
 
-absl::StatusOr<planner::Topology> ProbeLinks(int rank, int world_size,
+absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
                                              const planner::ProbeShape& shape,
                                              collectives::Executor* executor,
                                              const RunOperation& run) {
   const int n = world_size;
   std::vector<planner::Round> rounds = planner::RoundRobinRounds(n);
-  // Row of this rank: n round trips, then n receive rates.
-  std::vector<double> row(2 * static_cast<size_t>(n), -1.0);
+  // Row of this rank: n round trips, n receive rates, then its reduce and
+  // copy rates.
+  std::vector<double> row(2 * static_cast<size_t>(n) + 2, -1.0);
+  const ComputeRates compute = MeasureComputeRates();
+  row[2 * n] = compute.reduce_Bps;
+  row[2 * n + 1] = compute.copy_Bps;
   std::vector<uint8_t> send(shape.bulk_bytes, 0x5a), recv(shape.bulk_bytes + 1);
   collectives::OpSpec spec;
   spec.collective = planner::Collective::kTransfer;
@@ -105,12 +110,24 @@ absl::StatusOr<planner::Topology> ProbeLinks(int rank, int world_size,
                               planner::BuildRingPlan(gather)),
                           row.data(), all.data()));
   std::vector<planner::ProbeRow> rows(n);
+  std::vector<double> reduce(n), copy(n);
   for (int r = 0; r < n; ++r) {
-    const double* p = all.data() + static_cast<size_t>(r) * 2 * n;
+    const double* p = all.data() + static_cast<size_t>(r) * row.size();
     rows[r].rtt_s.assign(p, p + n);
     rows[r].recv_Bps.assign(p + n, p + 2 * n);
+    reduce[r] = p[2 * n];
+    copy[r] = p[2 * n + 1];
   }
-  return planner::TopologyFromProbes(rows, rounds);
+  MeasuredNetwork out;
+  MDN_ASSIGN_OR_RETURN(out.topology, planner::TopologyFromProbes(rows, rounds));
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  out.cost.alpha_s = 0;
+  out.cost.gamma_Bps = median(reduce);
+  out.cost.mem_Bps = median(copy);
+  return out;
 }
 
 }  // namespace meridian::runtime

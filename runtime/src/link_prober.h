@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "collectives/executor.h"
 #include "collectives/op_descriptor.h"
+#include "planner/cost_model.h"
 #include "planner/plan.h"
 #include "planner/probe.h"
 #include "planner/topology.h"
@@ -22,10 +23,18 @@ using RunOperation = std::function<absl::Status(
     const collectives::OpSpec& spec, std::shared_ptr<const planner::Plan> plan,
     const void* input, void* output)>;
 
+struct MeasuredNetwork {
+  planner::Topology topology;
+  // alpha 0: measured latencies already include the per-message software
+  // cost; gamma and mem: the median of every rank's local measurement, so
+  // every rank plans with the same numbers.
+  planner::CostParams cost;
+};
+
 // Probes all pairs of `world_size` ranks; `executor` is the one RunOperation
 // drives (step times are read from it).  Errors: those of the operations
 // (a lost peer breaks the epoch like any other operation).
-absl::StatusOr<planner::Topology> ProbeLinks(int rank, int world_size,
+absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
                                              const planner::ProbeShape& shape,
                                              collectives::Executor* executor,
                                              const RunOperation& run);

@@ -9,7 +9,7 @@ configuration with different links per pair:
   B <-> C   5 Mbit/s, 5 ms one way         (10 ms RTT + serialisation)
 
 Checks, with the emulator running:
-  - ping RTT of every pair (ping -c 5 -i 0.2) within 10 % + 0.3 ms of the
+  - minimum ping RTT of every pair (ping -c 5 -i 0.2) within 10 % + 0.3 ms of the
     configured RTT (delays plus the serialisation of the ping packets);
   - iperf3 B -> C (-t 4): the receiver's throughput within 10 % of
     5 Mbit/s;
@@ -224,7 +224,10 @@ class Check:
                          "-W", "2", "10.231.0.%d" % (b + 1), check=False,
                          timeout=count * interval + 30)
         m = re.search(r"(\d+) packets transmitted, (\d+) received", r.stdout)
-        rtt = re.search(r"= [\d.]+/([\d.]+)/", r.stdout)
+        # The minimum: the emulator never delivers early, but on a loaded
+        # host (ctest -j2) a reply can be late by a scheduling delay, which
+        # would drag an average off the configured delay.
+        rtt = re.search(r"= ([\d.]+)/[\d.]+/", r.stdout)
         if not m:
             raise RuntimeError("ping %s -> %s: %s %s" % (a, b, r.stdout, r.stderr))
         return int(m.group(1)), int(m.group(2)), float(rtt.group(1)) if rtt else None
@@ -234,7 +237,7 @@ class Check:
             want = self.expected_rtt_ms(a, b)
             sent, got, rtt = self.ping(a, b, 5, 0.2)
             ok = rtt is not None and abs(rtt - want) <= 0.1 * want + 0.3
-            self.expect(ok, "ping %s -> %s: rtt %s ms, configured %.3f ms (%d/%d replies)"
+            self.expect(ok, "ping %s -> %s: min rtt %s ms, configured %.3f ms (%d/%d replies)"
                         % ("ABC"[a], "ABC"[b], rtt, want, got, sent))
 
     def check_throughput(self):

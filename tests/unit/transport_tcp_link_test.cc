@@ -112,7 +112,9 @@ TEST(TcpMeshTest, FourRanksAllPairs) {
   }
 }
 
-TEST(TcpLinkTest, ReceivePostedAfterDataArrivesParksTheConnection) {
+// 1 MiB ahead of its receive: the first frames wait in the link's stash,
+// the rest in the socket (the connection parks); both reach the buffer.
+TEST(TcpLinkTest, ReceivePostedAfterDataArrivesIsStashedThenParked) {
   TestMesh m(2);
   m.Connect(SmallFrames(2));
   ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
@@ -127,6 +129,38 @@ TEST(TcpLinkTest, ReceivePostedAfterDataArrivesParksTheConnection) {
   ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kRecvDone) == 2; }));
   EXPECT_TRUE(got == big);
   ASSERT_TRUE(m.RunUntil([&] { return m.rec(0).Count(Ev::kSendDone) == 2; }));
+}
+
+TEST(TcpLinkTest, AbortBehindAnEarlyFrameIsSeen) {
+  // Peers running different plans (mismatched calls) send frames nobody
+  // posts a receive for; an abort that follows them on the same connection
+  // must still arrive, not wait behind them for the operation timeout.
+  TestMesh m(2);
+  m.Connect(SmallFrames(1));
+  ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
+  std::vector<uint8_t> data = Pattern(1000, 4);
+  m.link(0, 1)->PostSend(3, 5, Desc(3), data.data(), data.size());
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(0).Count(Ev::kSendDone) == 1; }));
+  m.RunFor(20);
+  m.link(0, 1)->SendAbort(3, "mismatched collective calls");
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kRemoteAbort) == 1; }));
+  EXPECT_EQ(m.rec(1).Count(Ev::kRecvDone), 0);
+  // The early frame still lands if its receive is posted after all.
+  std::vector<uint8_t> got(1000, 0);
+  m.link(1, 0)->PostRecv(3, 5, Desc(3), got.data(), got.size());
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kRecvDone) == 1; }));
+  EXPECT_TRUE(got == data);
+}
+
+TEST(TcpLinkTest, EarlyFrameOfTheExpectedOpWithAnotherDescriptorIsAMismatch) {
+  TestMesh m(2);
+  m.Connect(SmallFrames(1));
+  ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
+  m.link(1, 0)->ExpectOp(4, Desc(4));
+  std::vector<uint8_t> data = Pattern(100, 2);
+  m.link(0, 1)->PostSend(4, 2, Desc(99), data.data(), data.size());
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kMismatch) == 1; }));
+  EXPECT_EQ(m.rec(1).Count(Ev::kLinkError), 0);
 }
 
 TEST(TcpLinkTest, ManyMessagesArriveIntactAndInOrder) {

@@ -108,6 +108,8 @@ void TcpLink::Fail(const absl::Status& status) {
     c.queued_bytes = 0;
   }
   unclaimed_.clear();
+  stash_.clear();
+  stash_bytes_ = 0;
   if (kick_.valid()) {
     loop_->Remove(kick_.get());
     kick_.reset();

@@ -50,6 +50,7 @@ class TcpLink final : public Link {
                 const void* data, size_t len) override;
   void PostRecv(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
                 void* data, size_t len) override;
+  void ExpectOp(uint64_t op_seq, const OpDescriptor& desc) override;
   void SendAbort(uint64_t op_seq, const std::string& reason) override;
   void CancelThrough(uint64_t op_seq) override;
 
@@ -108,6 +109,9 @@ class TcpLink final : public Link {
     uint64_t payload_done = 0;
     std::string abort_reason;
     bool resume_pending = false;  // parked, and its receive has been posted
+    // Reading a frame whose receive is not posted into stash_buf.
+    bool stashing = false;
+    std::vector<uint8_t> stash_buf;
     // The peer closed this connection at a frame boundary.  Not an error by
     // itself: its other connections may still hold frames (a peer that
     // finished sends everything, then closes all K connections at once).
@@ -155,6 +159,9 @@ class TcpLink final : public Link {
   void OnKick();
   void Kick();
   void CancelRecvs(uint64_t op_seq);
+  // Delivers stashed frames of `key` into its posted receive; false when
+  // the link failed or was destroyed by a callback.
+  bool DeliverStash(const MsgKey& key);
   uint8_t* Scratch();
   bool Cancelled(uint64_t op_seq) const {
     return any_cancelled_ && op_seq <= cancelled_through_;
@@ -177,6 +184,24 @@ class TcpLink final : public Link {
   // from under its caller; reported from the next kick instead.
   absl::Status deferred_error_;
 
+  // The operation announced by ExpectOp, and whether a mismatch with it was
+  // reported already (one event per operation).
+  bool expecting_ = false;
+  bool expect_reported_ = false;
+  uint64_t expect_seq_ = 0;
+  OpDescriptor expect_desc_{};
+  // Frames that arrived before their receive was posted, kept (up to
+  // kStashBytes per link) instead of parking the connection: a parked
+  // connection reads nothing more, and an abort frame queued behind the
+  // early one would wait for the operation timeout.
+  struct StashedFrame {
+    uint64_t offset;
+    OpDescriptor desc;
+    std::vector<uint8_t> bytes;
+  };
+  std::unordered_map<MsgKey, std::vector<StashedFrame>, MsgKeyHash> stash_;
+  size_t stash_bytes_ = 0;
+  bool stash_ready_ = false;  // a posted receive has stashed frames waiting
   // Data frames no connection has claimed yet, in posting order.
   std::deque<SendFrame> unclaimed_;
   std::unordered_map<MsgKey, uint32_t, MsgKeyHash> sends_;  // frames left

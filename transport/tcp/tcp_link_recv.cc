@@ -22,6 +22,8 @@ constexpr size_t kReadBudget = 16u << 20;
 // Discarded payloads (cancelled ops, mismatched descriptors) are drained
 // through a buffer of this size.
 constexpr size_t kScratchBytes = 256u << 10;
+// Early frames kept in memory per link before connections park instead.
+constexpr size_t kStashBytes = 256u << 10;
 }  // namespace
 
 uint8_t* TcpLink::Scratch() {
@@ -44,6 +46,10 @@ void TcpLink::PostRecv(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
   r.desc = desc;
   recvs_.insert_or_assign(MsgKey{op_seq, msg}, r);
   bool kick = false;
+  if (stash_.count(MsgKey{op_seq, msg}) != 0) {
+    stash_ready_ = true;
+    kick = true;
+  }
   for (Conn& c : conns_) {
     if (c.rx == RxState::kParked && c.frame.op_seq == op_seq &&
         c.frame.msg == msg && !c.resume_pending) {
@@ -56,10 +62,36 @@ void TcpLink::PostRecv(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
   if (kick) Kick();
 }
 
+void TcpLink::ExpectOp(uint64_t op_seq, const OpDescriptor& desc) {
+  if (failed_) return;
+  expecting_ = true;
+  expect_reported_ = false;
+  expect_seq_ = op_seq;
+  expect_desc_ = desc;
+  // Frames of this operation that arrived early wait parked: look at them
+  // again from the loop (never inside the caller's call).
+  bool kick = false;
+  for (Conn& c : conns_) {
+    if (c.rx == RxState::kParked && c.frame.op_seq == op_seq && !c.resume_pending) {
+      c.resume_pending = true;
+      kick = true;
+    }
+  }
+  if (kick) Kick();
+}
+
 void TcpLink::CancelRecvs(uint64_t op_seq) {
   for (auto it = recvs_.begin(); it != recvs_.end();) {
     if (it->first.op_seq <= op_seq) {
       it = recvs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = stash_.begin(); it != stash_.end();) {
+    if (it->first.op_seq <= op_seq) {
+      for (const StashedFrame& f : it->second) stash_bytes_ -= f.bytes.size();
+      it = stash_.erase(it);
     } else {
       ++it;
     }
@@ -85,6 +117,16 @@ void TcpLink::OnKick() {
   while (read(kick_.get(), &count, sizeof(count)) > 0) {
   }
   if (!deferred_error_.ok()) return Fail(deferred_error_);
+  if (stash_ready_) {
+    stash_ready_ = false;
+    std::vector<MsgKey> ready;
+    for (const auto& [key, frames] : stash_) {
+      if (recvs_.count(key) != 0) ready.push_back(key);
+    }
+    for (const MsgKey& key : ready) {
+      if (!DeliverStash(key)) return;
+    }
+  }
   for (size_t i = 0; i < conns_.size(); ++i) {
     if (failed_) return;
     Conn& c = conns_[i];
@@ -198,6 +240,32 @@ bool TcpLink::BeginData(Conn& c) {
   }
   auto it = recvs_.find(MsgKey{h.op_seq, h.msg});
   if (it == recvs_.end()) {
+    if (expecting_ && h.op_seq == expect_seq_ &&
+        memcmp(expect_desc_.data(), h.desc.data(), h.desc.size()) != 0) {
+      // The peer runs another operation under this number: no receive of
+      // ours will ever match it.
+      const bool report = !expect_reported_;
+      expect_reported_ = true;
+      OpDescriptor expected = expect_desc_;
+      OpDescriptor received = h.desc;
+      uint64_t op_seq = h.op_seq;
+      Discard(c);
+      if (!report) return true;
+      std::shared_ptr<bool> alive = alive_;
+      events_->OnDescriptorMismatch(peer_, op_seq, expected, received);
+      return *alive && !failed_;
+    }
+    if (stash_bytes_ + h.length <= kStashBytes) {
+      stash_bytes_ += h.length;
+      c.stash_buf.assign(h.length, 0);
+      c.stashing = true;
+      c.dest = c.stash_buf.data();
+      c.deliver = false;
+      if (h.length == 0) return CompleteFrame(c);
+      c.rx = RxState::kPayload;
+      UpdateInterest(c);
+      return true;
+    }
     // Back-pressure: the bytes wait in the socket, not in our memory.
     c.rx = RxState::kParked;
     UpdateInterest(c);
@@ -249,6 +317,19 @@ bool TcpLink::CompleteFrame(Conn& c) {
   bool deliver = c.deliver;
   c.dest = nullptr;
   c.deliver = false;
+  if (c.stashing) {
+    c.stashing = false;
+    MsgKey key{h.op_seq, h.msg};
+    if (Cancelled(h.op_seq)) {
+      stash_bytes_ -= c.stash_buf.size();
+      c.stash_buf.clear();
+      return true;
+    }
+    stash_[key].push_back(StashedFrame{h.offset, h.desc, std::move(c.stash_buf)});
+    c.stash_buf.clear();
+    // Its receive may have been posted while the payload was read.
+    return DeliverStash(key);
+  }
   if (!deliver) return true;
   MsgKey key{h.op_seq, h.msg};
   auto it = recvs_.find(key);
@@ -256,6 +337,39 @@ bool TcpLink::CompleteFrame(Conn& c) {
   it->second.received += h.length;
   if (it->second.received < it->second.len) return true;
   recvs_.erase(it);
+  events_->OnRecvDone(peer_, key.op_seq, key.msg);
+  return *alive && !failed_;
+}
+
+bool TcpLink::DeliverStash(const MsgKey& key) {
+  auto sit = stash_.find(key);
+  auto rit = recvs_.find(key);
+  if (sit == stash_.end() || rit == recvs_.end()) return true;
+  std::vector<StashedFrame> frames = std::move(sit->second);
+  stash_.erase(sit);
+  for (const StashedFrame& f : frames) stash_bytes_ -= f.bytes.size();
+  PostedRecv& r = rit->second;
+  std::shared_ptr<bool> alive = alive_;
+  for (const StashedFrame& f : frames) {
+    if (r.mismatched) return true;
+    if (memcmp(r.desc.data(), f.desc.data(), r.desc.size()) != 0) {
+      r.mismatched = true;
+      OpDescriptor expected = r.desc;
+      events_->OnDescriptorMismatch(peer_, key.op_seq, expected, f.desc);
+      return *alive && !failed_;
+    }
+    const size_t len = f.bytes.size();
+    if (f.offset > r.len || len > r.len - f.offset || len > r.len - r.received) {
+      Fail(absl::InvalidArgumentError(absl::StrCat(
+          Who(), ": frame of ", len, " bytes at offset ", f.offset, " overruns the ", r.len,
+          "-byte receive posted for op ", key.op_seq, " message ", key.msg)));
+      return false;
+    }
+    if (len > 0) memcpy(r.data + f.offset, f.bytes.data(), len);
+    r.received += len;
+  }
+  if (r.received < r.len) return true;
+  recvs_.erase(rit);
   events_->OnRecvDone(peer_, key.op_seq, key.msg);
   return *alive && !failed_;
 }
