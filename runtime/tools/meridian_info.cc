@@ -11,7 +11,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "runtime/include/meridian.h"
+#include "runtime/tools/cli_flag.h"
 #include "runtime/tools/json_writer.h"
+#include "runtime/tools/plan_report.h"
 #include "runtime/tools/topology_probe.h"
 
 namespace meridian::tools {
@@ -19,10 +21,17 @@ namespace {
 
 const char kUsage[] =
     "usage: meridian-info [--json]\n"
+    "       meridian-info --plan FILE|scenario:NAME [--sizes 4K,1M,64M]\n"
+    "                     [--algo auto|ring|tree|hier] [--ring-order auto|rank]\n"
     "\n"
     "Prints the Meridian version, how it was built, the transports compiled\n"
     "in, and this machine's topology (NUMA nodes, cores, network interfaces,\n"
     "GPUs and their locality).\n"
+    "\n"
+    "With --plan: the plan the planner chooses for all-reduces of each size on\n"
+    "a saved topology (MERIDIAN_TOPOLOGY_FILE) or a reference scenario\n"
+    "(europe, transatlantic, transatlantic-6, three-continents, straggler, ...),\n"
+    "every candidate's predicted time, and what the chosen one waits on.\n"
     "\n"
     "  --json       machine-readable output\n"
     "  -h, --help   this text\n";
@@ -251,9 +260,18 @@ extern "C" const char* __lsan_default_options() { return "detect_leaks=0"; }
 
 int main(int argc, char** argv) {
   bool json = false;
+  bool plan = false;
+  meridian::tools::PlanReportArgs plan_args;
+  std::string sizes = "4K,1M,64M";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--json") {
+    if (meridian::tools::TakeValue(argc, argv, i, "--plan", &plan_args.source)) {
+      plan = true;
+    } else if (meridian::tools::TakeValue(argc, argv, i, "--sizes", &sizes) ||
+               meridian::tools::TakeValue(argc, argv, i, "--algo", &plan_args.algo) ||
+               meridian::tools::TakeValue(argc, argv, i, "--ring-order",
+                                          &plan_args.ring_order)) {
+    } else if (arg == "--json") {
       json = true;
     } else if (arg == "-h" || arg == "--help") {
       std::fputs(meridian::tools::kUsage, stdout);
@@ -263,6 +281,10 @@ int main(int argc, char** argv) {
                    arg.c_str(), meridian::tools::kUsage);
       return 2;
     }
+  }
+  if (plan) {
+    plan_args.sizes = absl::StrSplit(sizes, ',', absl::SkipEmpty());
+    return meridian::tools::PrintPlanReport(plan_args);
   }
   meridian::tools::Topology topology = meridian::tools::ProbeTopology();
   std::vector<meridian::tools::NetInterface> interfaces =
