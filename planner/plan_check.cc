@@ -53,13 +53,21 @@ bool Reduces(Collective c) {
          c == Collective::kReduceScatter || c == Collective::kBarrier;
 }
 
-// Where each of a rank's three logical buffers lives: in-place forms alias
-// one buffer into the other.
+// Where each of a rank's three logical buffers lives, as the runtime lays
+// them out (runtime/src/validate.cc): in-place forms alias one buffer into
+// the other.
 struct Layout {
   uint64_t size[kBuffers] = {0, 0, 0};  // logical sizes, elements
   int phys[kBuffers] = {0, 1, 2};
   uint64_t base[kBuffers] = {0, 0, 0};
+  // A separate input is the caller's send buffer: read only.
+  bool input_read_only = false;
 };
+
+bool NonRoot(const PlanRequest& req, int rank) {
+  return (req.collective == Collective::kBroadcast || req.collective == Collective::kReduce) &&
+         rank != req.root;
+}
 
 Layout MakeLayout(const PlanRequest& req, int rank, uint64_t scratch_elems) {
   Layout l;
@@ -67,10 +75,17 @@ Layout MakeLayout(const PlanRequest& req, int rank, uint64_t scratch_elems) {
   uint64_t in = c, out = c;
   if (req.collective == Collective::kAllGather) out = c * n;
   if (req.collective == Collective::kReduceScatter) in = c * n;
+  bool in_place = req.in_place && req.collective != Collective::kTransfer;
+  // A reduce's non-root has no receive buffer: the runtime runs it in place
+  // on its send buffer (and expects that buffer back unchanged).
+  if (req.collective == Collective::kReduce && NonRoot(req, rank)) in_place = true;
+  // A broadcast's non-root has no send buffer unless in place.
+  if (req.collective == Collective::kBroadcast && NonRoot(req, rank) && !in_place) in = 0;
   l.size[0] = in;
   l.size[1] = out;
   l.size[2] = scratch_elems;
-  if (!req.in_place || req.collective == Collective::kTransfer) return l;
+  l.input_read_only = !in_place;
+  if (!in_place) return l;
   if (req.collective == Collective::kReduceScatter) {
     l.phys[1] = 0;
     l.base[1] = rank * c;
@@ -223,11 +238,24 @@ class Checker final : public StepObserver {
   absl::Status Combine(int rank, int32_t step, const Spans& mine,
                        const Spans& received, Spans* out);
   Spans TakeMessage(int from, int to, int32_t from_step);
+  // Whether `later` waits, through its dependencies, for `earlier` (both
+  // steps of `rank`).  Only dependencies order two steps of one rank in
+  // every schedule: this schedule's order may be luck.
+  bool Ordered(int rank, int32_t earlier, int32_t later);
+  absl::Status CheckReadOrder(int rank, int32_t step, BufRef ref, const Spans& read);
+  absl::Status CheckWriteOrder(int rank, int32_t step, BufRef ref,
+                               const SymbolicMemory::ReplacedList& replaced);
   void Forget(int rank, int32_t step);
   absl::Status CheckOutputOf(int rank, std::vector<std::pair<uint64_t, uint32_t>>* reference);
+  absl::Status CheckInputKept(int rank);
 
   const std::vector<Plan>& plans_;
   PlanRequest req_;
+  // Ordered's work list and visit marks (stamped per query), kept between
+  // queries to save allocations.
+  std::vector<int32_t> search_;
+  std::vector<uint32_t> visited_;
+  uint32_t stamp_ = 0;
   std::vector<Layout> layouts_;
   SymbolicMemory memory_;
   std::vector<InFlight> in_flight_;  // per buffer of memory_
@@ -235,6 +263,7 @@ class Checker final : public StepObserver {
 };
 
 absl::Status Checker::CheckBounds(int rank, int32_t step, BufRef ref, uint64_t count) const {
+  if (count == 0) return absl::OkStatus();  // touches nothing, wherever it points
   const uint64_t size = layouts_[rank].size[static_cast<int>(ref.buf)];
   if (ref.offset > size || count > size - ref.offset) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -272,6 +301,11 @@ absl::Status Checker::Validate() {
       if (writes) {
         if (absl::Status st = CheckBounds(r, idx, s.dst, s.count); !st.ok()) return st;
       }
+      if (writes && s.dst.buf == BufferId::kInput && layouts_[r].input_read_only && s.count > 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            At(r, idx), " writes ", Range(s.dst.buf, s.dst.offset, s.dst.offset + s.count),
+            ": out of place, the input is the caller's read-only send buffer"));
+      }
       if (s.finalize && s.kind != StepKind::kRecvReduce) {
         return absl::InvalidArgumentError(
             absl::StrCat(At(r, idx), " has finalize but does not reduce"));
@@ -287,7 +321,7 @@ void Checker::WriteInputs() {
     if (size == 0) continue;
     const uint32_t id = memory_.NewValue(RankSet::Single(r), r, -1, false);
     const Where w = Resolve(r, {BufferId::kInput, 0}, size);
-    memory_.Write(w.buffer, w.begin, {Span{size, 0, id}});
+    memory_.Write(w.buffer, w.begin, {Span{size, 0, id}}, -1);
   }
 }
 
@@ -316,6 +350,62 @@ absl::Status Checker::ReadOrFail(int rank, int32_t step, BufRef ref, uint64_t co
   return absl::OkStatus();
 }
 
+bool Checker::Ordered(int rank, int32_t earlier, int32_t later) {
+  if (earlier < 0 || earlier == later) return true;
+  // Dependencies point to earlier steps: steps before `earlier` cannot lead
+  // to it, which keeps the search short.  A search that runs long is given
+  // the benefit of the doubt.
+  constexpr size_t kBudget = 4096;
+  const std::vector<Step>& steps = plans_[rank].steps;
+  if (visited_.size() < steps.size()) visited_.resize(steps.size(), 0);
+  if (++stamp_ == 0) {  // wrapped: old marks could collide
+    std::fill(visited_.begin(), visited_.end(), 0);
+    stamp_ = 1;
+  }
+  search_.clear();
+  search_.push_back(later);
+  for (size_t i = 0; i < search_.size() && search_.size() < kBudget; ++i) {
+    for (int32_t d : steps[search_[i]].deps) {
+      if (d == earlier) return true;
+      if (d > earlier && visited_[d] != stamp_) {
+        visited_[d] = stamp_;
+        search_.push_back(d);
+      }
+    }
+  }
+  return search_.size() >= kBudget;
+}
+
+absl::Status Checker::CheckReadOrder(int rank, int32_t step, BufRef ref, const Spans& read) {
+  uint64_t pos = ref.offset;
+  for (const Span& s : read) {
+    if (!Ordered(rank, s.writer, step)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          At(rank, step), " reads ", Range(ref.buf, pos, pos + s.length), ", written by ",
+          At(rank, s.writer), ", without depending on it: another schedule reads it first"));
+    }
+    pos += s.length;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Checker::CheckWriteOrder(int rank, int32_t step, BufRef ref,
+                                      const SymbolicMemory::ReplacedList& replaced) {
+  for (const SymbolicMemory::Replaced& r : replaced) {
+    if (!Ordered(rank, r.writer, step)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          At(rank, step), " overwrites ", BufName(ref.buf), " data written by ",
+          At(rank, r.writer), " without depending on it: another schedule writes in the other order"));
+    }
+    if (!Ordered(rank, r.reader, step)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          At(rank, step), " overwrites ", BufName(ref.buf), " data that ", At(rank, r.reader),
+          " reads, without depending on it: another schedule overwrites it before the read"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 Spans Checker::TakeMessage(int from, int to, int32_t from_step) {
   return outboxes_[from].Take(to, from_step);
 }
@@ -337,6 +427,9 @@ absl::Status Checker::OnPosted(int rank, int32_t step) {
     // the buffer unchanged until the send completes.
     Spans spans;
     if (absl::Status st = ReadOrFail(rank, step, ref, s.count, &spans); !st.ok()) return st;
+    if (absl::Status st = CheckReadOrder(rank, step, ref, spans); !st.ok()) return st;
+    const Where r = Resolve(rank, ref, s.count);
+    memory_.MarkRead(r.buffer, r.begin, r.end, step);
     memory_.Ref(spans);
     outboxes_[rank].Push(s.peer, step, std::move(spans));
   }
@@ -424,9 +517,10 @@ absl::Status Checker::OnDone(int rank, int32_t step, int32_t from_step) {
       if (s.count > 0) Forget(rank, step);
       Spans spans = TakeMessage(s.peer, rank, from_step);
       const Where w = Resolve(rank, s.dst, s.count);
-      memory_.Write(w.buffer, w.begin, spans);
+      SymbolicMemory::ReplacedList replaced;
+      memory_.Write(w.buffer, w.begin, spans, step, &replaced);
       memory_.Unref(spans);
-      return absl::OkStatus();
+      return CheckWriteOrder(rank, step, s.dst, replaced);
     }
     case StepKind::kRecvReduce:
     case StepKind::kCopy: {
@@ -434,6 +528,9 @@ absl::Status Checker::OnDone(int rank, int32_t step, int32_t from_step) {
       if (absl::Status st = CheckHazard(rank, step, s.dst, s.count, true); !st.ok()) return st;
       Spans mine;
       if (absl::Status st = ReadOrFail(rank, step, s.src, s.count, &mine); !st.ok()) return st;
+      if (absl::Status st = CheckReadOrder(rank, step, s.src, mine); !st.ok()) return st;
+      const Where r = Resolve(rank, s.src, s.count);
+      memory_.MarkRead(r.buffer, r.begin, r.end, step);
       Spans result;
       if (s.kind == StepKind::kRecvReduce) {
         Spans received = TakeMessage(s.peer, rank, from_step);
@@ -444,8 +541,9 @@ absl::Status Checker::OnDone(int rank, int32_t step, int32_t from_step) {
         result = std::move(mine);
       }
       const Where w = Resolve(rank, s.dst, s.count);
-      memory_.Write(w.buffer, w.begin, result);
-      return absl::OkStatus();
+      SymbolicMemory::ReplacedList replaced;
+      memory_.Write(w.buffer, w.begin, result, step, &replaced);
+      return CheckWriteOrder(rank, step, s.dst, replaced);
     }
   }
   return absl::OkStatus();
@@ -529,12 +627,37 @@ absl::Status Checker::CheckOutputOf(int rank,
   return absl::OkStatus();
 }
 
+// A reduce's non-root gets its send buffer back as it was.
+absl::Status Checker::CheckInputKept(int rank) {
+  const uint64_t size = layouts_[rank].size[0];
+  const Where w = Resolve(rank, {BufferId::kInput, 0}, size);
+  Spans spans;
+  uint64_t hole = 0;
+  memory_.Read(w.buffer, w.begin, w.end, &spans, &hole);  // written at the start
+  uint64_t pos = 0;
+  for (const Span& span : spans) {
+    const SymbolicValue& v = memory_.value(span.value);
+    if (v.step >= 0 || v.rank != rank || span.origin != pos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rank ", rank, " (not the root) ends with ", Range(BufferId::kInput, pos, pos + span.length),
+          " changed by ", Producer(v), ": a reduce must leave a non-root's send buffer as it was"));
+    }
+    pos += span.length;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Checker::CheckOutputs() {
   const Collective c = req_.collective;
   if (c == Collective::kTransfer) return absl::OkStatus();
   if (c == Collective::kReduce) {
     std::vector<std::pair<uint64_t, uint32_t>> unused;
-    return CheckOutputOf(req_.root, &unused);
+    if (absl::Status st = CheckOutputOf(req_.root, &unused); !st.ok()) return st;
+    for (int r = 0; r < req_.world_size; ++r) {
+      if (r == req_.root) continue;
+      if (absl::Status st = CheckInputKept(r); !st.ok()) return st;
+    }
+    return absl::OkStatus();
   }
   const bool same_everywhere = c != Collective::kReduceScatter;
   std::vector<std::pair<uint64_t, uint32_t>> reference;

@@ -49,7 +49,7 @@ bool SymbolicMemory::Read(size_t buffer, uint64_t begin, uint64_t end,
     if (it->first > at) break;  // a gap
     const Piece& p = it->second;
     const uint64_t stop = std::min(end, p.end);
-    out->push_back({stop - at, p.origin + (at - it->first), p.value});
+    out->push_back({stop - at, p.origin + (at - it->first), p.value, p.writer});
     at = stop;
   }
   if (at < end) {
@@ -65,13 +65,24 @@ void SymbolicMemory::Split(Pieces& pieces, uint64_t at) {
   --it;
   Piece& p = it->second;
   if (it->first == at || p.end <= at) return;
-  Piece rest{p.end, p.origin + (at - it->first), p.value};
+  Piece rest{p.end, p.origin + (at - it->first), p.value, p.writer, p.reader};
   p.end = at;
   ++values_[rest.value].refs;
   pieces.emplace(at, rest);
 }
 
-void SymbolicMemory::Write(size_t buffer, uint64_t begin, const Spans& spans) {
+void SymbolicMemory::MarkRead(size_t buffer, uint64_t begin, uint64_t end, int32_t reader) {
+  if (begin >= end) return;
+  Pieces& pieces = buffers_[buffer];
+  Split(pieces, begin);
+  Split(pieces, end);
+  for (auto it = pieces.lower_bound(begin); it != pieces.end() && it->first < end; ++it) {
+    it->second.reader = reader;
+  }
+}
+
+void SymbolicMemory::Write(size_t buffer, uint64_t begin, const Spans& spans, int32_t writer,
+                           ReplacedList* replaced) {
   uint64_t end = begin;
   for (const Span& s : spans) end += s.length;
   if (end == begin) return;
@@ -83,6 +94,7 @@ void SymbolicMemory::Write(size_t buffer, uint64_t begin, const Spans& spans) {
   Split(pieces, end);
   auto it = pieces.lower_bound(begin);
   while (it != pieces.end() && it->first < end) {
+    if (replaced != nullptr) replaced->push_back({it->second.writer, it->second.reader});
     Unref(it->second.value);
     it = pieces.erase(it);
   }
@@ -92,7 +104,7 @@ void SymbolicMemory::Write(size_t buffer, uint64_t begin, const Spans& spans) {
       Unref(s.value);
       continue;
     }
-    pieces.emplace(at, Piece{at + s.length, s.origin, s.value});
+    pieces.emplace(at, Piece{at + s.length, s.origin, s.value, writer, -1});
     at += s.length;
   }
 }

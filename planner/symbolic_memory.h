@@ -33,6 +33,7 @@ struct Span {
   uint64_t length;
   uint64_t origin;  // input element index of the first element
   uint32_t value;
+  int32_t writer = -1;  // step of the buffer's rank that wrote it; -1: input
 };
 // Most ranges a step touches are one piece: no allocation for those.
 using Spans = absl::InlinedVector<Span, 2>;
@@ -53,8 +54,21 @@ class SymbolicMemory {
   // it was never written, with the first such element in *hole.
   bool Read(size_t buffer, uint64_t begin, uint64_t end, Spans* out,
             uint64_t* hole) const;
-  // Overwrites [begin, begin + total length of spans).
-  void Write(size_t buffer, uint64_t begin, const Spans& spans);
+  // Who last wrote and last read an overwritten piece (steps of the
+  // buffer's rank; -1: nobody).
+  struct Replaced {
+    int32_t writer;
+    int32_t reader;
+  };
+  using ReplacedList = absl::InlinedVector<Replaced, 4>;
+
+  // Overwrites [begin, begin + total length of spans) on behalf of step
+  // `writer`; appends who wrote and read what it replaced to *replaced.
+  void Write(size_t buffer, uint64_t begin, const Spans& spans, int32_t writer,
+             ReplacedList* replaced = nullptr);
+  // Records that step `reader` read [begin, end) (the last reader of each
+  // element is kept, so that a later write can be checked against it).
+  void MarkRead(size_t buffer, uint64_t begin, uint64_t end, int32_t reader);
 
   size_t live_values() const { return values_.size() - free_.size(); }
 
@@ -63,6 +77,8 @@ class SymbolicMemory {
     uint64_t end;
     uint64_t origin;
     uint32_t value;
+    int32_t writer;
+    int32_t reader;
   };
   using Pieces = absl::btree_map<uint64_t, Piece>;
 

@@ -21,11 +21,15 @@ void ExpectMentions(const absl::Status& s, const std::string& part) {
       << "\"" << part << "\" not in: " << s.message();
 }
 
-std::vector<Plan> RingPlans(PlanRequest req) {
+// Plans every rank as the runtime requests them: a reduce's non-roots run
+// in place on their send buffer.
+std::vector<Plan> RingPlans(const PlanRequest& base) {
   std::vector<Plan> plans;
-  plans.reserve(req.world_size);
-  for (int r = 0; r < req.world_size; ++r) {
+  plans.reserve(base.world_size);
+  for (int r = 0; r < base.world_size; ++r) {
+    PlanRequest req = base;
     req.rank = r;
+    if (req.collective == Collective::kReduce && r != req.root) req.in_place = true;
     plans.push_back(BuildRingPlan(req));
   }
   return plans;
@@ -249,6 +253,37 @@ TEST(PlanCheckTest, RejectsBufferReuseWithoutDependency) {
   ExpectMentions(s, "missing dependency");
 }
 
+TEST(PlanCheckTest, RejectsOrderThatOnlyThisScheduleGives) {
+  // Rank 0 of a binomial tree reduces its children one after the other
+  // into scratch; without the dependency between two of those reductions
+  // another arrival order would read a partial sum before it is complete.
+  PlanRequest req = Request(Collective::kAllReduce, 8, 4, 4, false);
+  std::vector<Plan> plans = test_plans::BinomialTreePlans(8, 4, 4);
+  Plan& root = plans[0];
+  for (Step& step : root.steps) {
+    if (step.kind == StepKind::kRecvReduce && step.peer == 2) step.deps[0] = -1;
+  }
+  root.Finalize();
+  absl::Status s = CheckPlansSymbolically(plans, req);
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "rank 0 step 1 (recv_reduce from rank 2, message 0) reads scratch[0,4), "
+                    "written by rank 0 step 0 (recv_reduce from rank 1, message 0), without "
+                    "depending on it");
+
+  // In place, rank 4 receives the final sum into the buffer its send up
+  // read: without waiting for that send, the data may land first.
+  req.in_place = true;
+  plans = test_plans::BinomialTreePlans(8, 4, 4, /*in_place=*/true);
+  for (Step& step : plans[4].steps) {
+    if (step.kind == StepKind::kRecv) step.deps[0] = -1;
+  }
+  plans[4].Finalize();
+  s = CheckPlansSymbolically(plans, req);
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "rank 4 step");
+  ExpectMentions(s, "depend");
+}
+
 TEST(PlanCheckTest, RejectsWrongFinalize) {
   PlanRequest req = Request(Collective::kAllReduce, 4, 8, 2, false, 0, /*average=*/true);
   std::vector<Plan> plans = RingPlans(req);
@@ -268,12 +303,47 @@ TEST(PlanCheckTest, RejectsWrongFinalize) {
 }
 
 TEST(PlanCheckTest, RejectsWrongBroadcastSource) {
-  PlanRequest built = Request(Collective::kBroadcast, 5, 10, 3, false, /*root=*/1);
+  // In place every rank has a buffer to send from, so the plans run; the
+  // outputs hold rank 1's data.
+  PlanRequest built = Request(Collective::kBroadcast, 5, 10, 3, true, /*root=*/1);
   PlanRequest asked = built;
   asked.root = 0;
   absl::Status s = CheckPlansSymbolically(RingPlans(built), asked);
   ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "holds the inputs of ranks {1}");
   ExpectMentions(s, "expected {0}");
+  // Out of place a non-root has no send buffer at all.
+  built.in_place = asked.in_place = false;
+  s = CheckPlansSymbolically(RingPlans(built), asked);
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "rank 1 step 1 (copy) uses input[0,10), past the end of input (0 elements)");
+}
+
+TEST(PlanCheckTest, RejectsWritesToTheSendBuffer) {
+  // Out of place the input is the caller's; a reduce's non-root gets its
+  // send buffer back unchanged.
+  PlanRequest req = Request(Collective::kAllReduce, 3, 6, 6, false);
+  std::vector<Plan> plans = RingPlans(req);
+  for (Step& step : plans[2].steps) {
+    if (step.kind == StepKind::kRecvReduce) step.dst.buf = BufferId::kInput;
+  }
+  plans[2].Finalize();
+  absl::Status s = CheckPlansSymbolically(plans, req);
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "the input is the caller's read-only send buffer");
+
+  req = Request(Collective::kReduce, 3, 6, 2, false, /*root=*/0);
+  plans = RingPlans(req);
+  // Rank 2 is mid-chain: it keeps partial sums in scratch, not in its
+  // (in place) buffer.
+  for (Step& step : plans[2].steps) {
+    if (step.dst.buf == BufferId::kScratch) step.dst.buf = BufferId::kOutput;
+    if (step.src.buf == BufferId::kScratch) step.src.buf = BufferId::kOutput;
+  }
+  plans[2].Finalize();
+  s = CheckPlansSymbolically(plans, req);
+  ASSERT_FALSE(s.ok());
+  ExpectMentions(s, "rank 2 (not the root) ends with input[0,2) changed by rank 2 step");
 }
 
 }  // namespace
