@@ -1,7 +1,6 @@
-// Plans and networks the simulator and checker tests share: a chunked
-// binomial-tree all-reduce (a non-ring plan whose step count grows like
-// N log N at worst, built here independently of the planner's generators)
-// and a generated multi-region network without N x N storage.
+// A plan the simulator and checker tests share: a chunked binomial-tree
+// all-reduce (a non-ring plan, built here independently of the planner's
+// generators).
 #ifndef MERIDIAN_TESTS_UNIT_PLANNER_TEST_PLANS_H_
 #define MERIDIAN_TESTS_UNIT_PLANNER_TEST_PLANS_H_
 
@@ -10,7 +9,6 @@
 #include <vector>
 
 #include "planner/plan.h"
-#include "planner/topology.h"
 
 namespace meridian::planner::test_plans {
 
@@ -88,36 +86,6 @@ inline std::vector<Plan> BinomialTreePlans(int n, uint64_t count, uint64_t chunk
   }
   return plans;
 }
-
-// A generated network: `regions` equal blocks of consecutive ranks; pairs
-// inside a region see intra_* figures, pairs across regions inter_* plus a
-// shared trunk per ordered region pair.  Every 97th rank is a straggler
-// (a tenth of the access bandwidth), and links from odd to even regions are
-// slower than back (asymmetric paths).
-class RegionNet final : public LinkModel {
- public:
-  RegionNet(int n, int regions) : n_(n), regions_(regions) {}
-  int size() const override { return n_; }
-  double latency(int i, int j) const override {
-    return region(i) == region(j) ? 0.5e-3 : 20e-3 + 5e-3 * std::abs(region(i) - region(j));
-  }
-  double bandwidth(int i, int j) const override {
-    double bw = region(i) == region(j) ? 1.25e9 : 125e6;
-    if (region(i) % 2 == 1 && region(j) % 2 == 0) bw *= 0.5;
-    return std::min({bw, access(i), access(j)});
-  }
-  double egress(int i) const override { return access(i); }
-  double ingress(int i) const override { return access(i); }
-  int region(int i) const override {
-    return static_cast<int>(static_cast<int64_t>(i) * regions_ / n_);
-  }
-  int num_regions() const override { return regions_; }
-  double trunk(int a, int b) const override { return a == b ? 0 : 1.25e9; }
-
- private:
-  double access(int i) const { return i % 97 == 13 ? 125e6 : 1.25e9; }
-  int n_, regions_;
-};
 
 }  // namespace meridian::planner::test_plans
 
