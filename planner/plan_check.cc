@@ -263,6 +263,10 @@ class Checker final : public StepObserver {
 };
 
 absl::Status Checker::CheckBounds(int rank, int32_t step, BufRef ref, uint64_t count) const {
+  if (static_cast<int>(ref.buf) >= kBuffers) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        At(rank, step), " names buffer ", static_cast<int>(ref.buf), ", not input, output or scratch"));
+  }
   if (count == 0) return absl::OkStatus();  // touches nothing, wherever it points
   const uint64_t size = layouts_[rank].size[static_cast<int>(ref.buf)];
   if (ref.offset > size || count > size - ref.offset) {
