@@ -6,8 +6,8 @@
 // O(N^2) pair tests.  In a round each pair first plays ping-pong (round-trip
 // time: the minimum over the pings, taken by the lower rank of the pair),
 // then both send a bulk message at once, cut in chunks; the receiver times
-// the arrival of the chunks after the first (bandwidth from sender to
-// receiver, free of start skew and latency).  Pairs of one round that cross
+// the whole transfer, from when the partner started (pinned by the last
+// ping-pong, see runtime/src/link_prober.cc) to the last byte.  Pairs of one round that cross
 // the same inter-region trunk share it, which is how trunk capacity is
 // estimated (see TopologyFromProbes).
 #ifndef MERIDIAN_PLANNER_PROBE_H_

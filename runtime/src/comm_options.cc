@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "base/env.h"
 #include "base/status_macros.h"
@@ -87,6 +88,14 @@ absl::Status ResolvePlannerOptions(PlannerOptions* p) {
   }
   p->probe_shape.bulk_bytes = static_cast<uint64_t>(bytes);
   if (auto v = GetEnv("MERIDIAN_TOPOLOGY_FILE")) p->topology_file = *v;
+  if (auto v = GetEnv("MERIDIAN_REPLAN_DRIFT")) {
+    double d = 0;
+    if (!absl::SimpleAtod(*v, &d) || !(d == 0 || d >= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "MERIDIAN_REPLAN_DRIFT='", *v, "' must be 0 (never) or a factor >= 1"));
+    }
+    p->replan_drift = d;
+  }
   return absl::OkStatus();
 }
 }  // namespace

@@ -25,6 +25,11 @@ struct PlannerOptions {
   // can matter; 0 never (rank-order plans on a uniform model); 1 always.
   int probe = -1;
   planner::ProbeShape probe_shape;  // MERIDIAN_PROBE_BYTES per direction
+  // MERIDIAN_REPLAN_DRIFT: at a step boundary (mdnCommUpdate), re-measure
+  // the links when some operation since the last one took this factor
+  // longer (or shorter) than predicted, relative to how far off the first
+  // prediction was; 0 never.
+  double replan_drift = 2.0;
   // MERIDIAN_TOPOLOGY_FILE: rank 0 saves each measured topology here (for
   // `meridian-info --plan FILE`).
   std::string topology_file;

@@ -112,6 +112,9 @@ absl::Status Communicator::BuildMesh(const coordinator::Roster& roster,
   departed_ = absl::OkStatus();
   next_seq_ = 1;
   plans_.clear();
+  drift_ref_ = 0;
+  drift_hi_ = drift_lo_ = 1;
+  timed_ops_ = 0;
   rank_.store(roster.rank);
   size_.store(roster.world_size);
   epoch_.store(roster.epoch);
@@ -278,8 +281,8 @@ std::string Communicator::LastError() const {
   return last_error_;
 }
 
-std::shared_ptr<const planner::Plan> Communicator::PlanFor(const OpArgs& args) {
-  if (args.plan) return args.plan;
+Communicator::CachedPlan Communicator::PlanFor(const OpArgs& args) {
+  if (args.plan) return CachedPlan{args.plan, -1};
   const auto& spec = args.spec;
   const size_t esize = math::DataTypeSize(spec.dtype);
   PlanKey key{static_cast<int>(spec.collective), spec.count, spec.root, args.in_place,
@@ -295,14 +298,17 @@ std::shared_ptr<const planner::Plan> Communicator::PlanFor(const OpArgs& args) {
   pr.in_place = args.in_place;
   pr.average = spec.op == math::RedOp::kAvg;
   pr.chunk_elems = std::max<uint64_t>(1, options_.chunk_bytes / esize);
-  auto plan = std::make_shared<const planner::Plan>(ChoosePlanFor(pr, esize));
+  CachedPlan cached;
+  cached.plan = std::make_shared<const planner::Plan>(ChoosePlanFor(pr, esize, &cached.predicted_s));
   if (plans_.size() >= kMaxCachedPlans) plans_.clear();
-  plans_.emplace(key, plan);
-  return plan;
+  plans_.emplace(key, cached);
+  return cached;
 }
 
-planner::Plan Communicator::ChoosePlanFor(const planner::PlanRequest& request, size_t esize) {
+planner::Plan Communicator::ChoosePlanFor(const planner::PlanRequest& request, size_t esize,
+                                          double* predicted_s) {
   const PlannerOptions& po = options_.planner;
+  *predicted_s = -1;
   const bool forced = po.algo != PlannerOptions::Algo::kAuto;
   // Without measurements only a forced algorithm changes anything: every
   // candidate looks alike on a uniform model.
@@ -326,7 +332,52 @@ planner::Plan Communicator::ChoosePlanFor(const planner::PlanRequest& request, s
                   << (measured_ ? "measured links" : "links not measured") << "): "
                   << choice.Explain();
   }
+  if (measured_) *predicted_s = choice.chosen.predicted_s;
   return planner::BuildCandidatePlan(choice.chosen, request);
+}
+
+void Communicator::NoteOpTime(double seconds, double predicted_s) {
+  // Short operations are dominated by wake-ups and skew between ranks, not
+  // by the links the prediction is about.
+  if (predicted_s < 0.005) return;
+  const double ratio = seconds / predicted_s;
+  if (drift_ref_ <= 0) {
+    drift_ref_ = ratio;
+    return;
+  }
+  drift_hi_ = std::max(drift_hi_, ratio / drift_ref_);
+  drift_lo_ = std::min(drift_lo_, ratio / drift_ref_);
+  ++timed_ops_;
+}
+
+absl::Status Communicator::CheckDrift() {
+  const double limit = options_.planner.replan_drift;
+  if (!measured_ || limit <= 0) return absl::OkStatus();
+  // Every rank runs this at the same step boundary, so every rank takes
+  // part in the all-reduce; the max makes the decision common.
+  double mine = std::max(drift_hi_, 1 / std::max(drift_lo_, 1e-9));
+  if (timed_ops_ == 0) mine = 1;
+  double all = 0;
+  collectives::OpSpec spec;
+  spec.collective = Collective::kAllReduce;
+  spec.dtype = math::DataType::kFloat64;
+  spec.op = math::RedOp::kMax;
+  spec.count = 1;
+  planner::PlanRequest pr;
+  pr.collective = Collective::kAllReduce;
+  pr.rank = roster_.rank;
+  pr.world_size = roster_.world_size;
+  pr.count = 1;
+  MDN_RETURN_IF_ERROR(RunNow(spec, std::make_shared<const planner::Plan>(planner::BuildRingPlan(pr)),
+                             &mine, &all));
+  drift_hi_ = drift_lo_ = 1;
+  timed_ops_ = 0;
+  if (all <= limit) return absl::OkStatus();
+  MDN_LOG(Warn) << "operations ran " << all << "x off their predicted times "
+                << "(MERIDIAN_REPLAN_DRIFT=" << limit << "): re-measuring the links";
+  plans_.clear();
+  drift_ref_ = 0;
+  return MeasureLinks();
 }
 
 void Communicator::ApplyNotices() {
@@ -422,7 +473,14 @@ absl::Status Communicator::Reform(bool force) {
     loop_->RunOnce(50);
   }
   if (!roster.ok()) return roster.status();
-  if (roster->epoch == roster_.epoch && broken_.ok()) return absl::OkStatus();
+  if (roster->epoch == roster_.epoch && broken_.ok()) {
+    absl::Status drift = CheckDrift();
+    if (!drift.ok() && BreaksEpoch(drift)) {
+      broken_ = drift;
+      needs_reform_.store(true);
+    }
+    return drift;
+  }
   MDN_LOG(Info) << "re-forming: epoch " << roster_.epoch << " -> " << roster->epoch
                 << ", rank " << roster_.rank << " -> " << roster->rank << ", size "
                 << roster_.world_size << " -> " << roster->world_size;
@@ -456,9 +514,17 @@ void Communicator::RunCollective(const std::shared_ptr<Request>& req) {
   const bool restore_always = args.spec.collective == Collective::kReduce &&
                               args.spec.root != roster_.rank && protect_bytes > 0;
   const uint64_t seq = next_seq_++;
+  CachedPlan cached = PlanFor(args);
+  const auto started = std::chrono::steady_clock::now();
   executor_->Start(
-      seq, args.spec, PlanFor(args), input, output,
-      [this, req, protect_bytes, restore_always](absl::Status status) {
+      seq, args.spec, cached.plan, input, output,
+      [this, req, protect_bytes, restore_always, started,
+       predicted = cached.predicted_s](absl::Status status) {
+        if (status.ok() && predicted > 0) {
+          NoteOpTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                         .count(),
+                     predicted);
+        }
         if (protect_bytes > 0 && (!status.ok() || restore_always)) executor_->RestoreInput();
         OnOpDone(req, std::move(status));
       },

@@ -81,6 +81,11 @@ class Communicator {
     std::string reason;
   };
 
+  struct CachedPlan {
+    std::shared_ptr<const planner::Plan> plan;
+    double predicted_s = -1;  // the planner's prediction; < 0: none
+  };
+
   explicit Communicator(const CommOptions& options);
   absl::Status Connect();
   void ProgressLoop();
@@ -98,10 +103,16 @@ class Communicator {
   // Non-OK when a peer of `epoch` is known lost (or this peer evicted).
   absl::Status KnownLoss(uint64_t epoch);
   void CheckTimeout();
-  std::shared_ptr<const planner::Plan> PlanFor(const OpArgs& args);
+  CachedPlan PlanFor(const OpArgs& args);
+  // At a step boundary of an unchanged group: agree (one small all-reduce)
+  // whether operations drifted from their predictions by more than
+  // MERIDIAN_REPLAN_DRIFT, and if so re-probe and re-plan.
+  absl::Status CheckDrift();
+  void NoteOpTime(double seconds, double predicted_s);
   // Ring, tree or hierarchy for this request on this epoch's network
   // (planner/choose.h), per PlannerOptions; MERIDIAN_DEBUG=plan logs why.
-  planner::Plan ChoosePlanFor(const planner::PlanRequest& request, size_t esize);
+  planner::Plan ChoosePlanFor(const planner::PlanRequest& request, size_t esize,
+                              double* predicted_s);
   // Runs one operation of this epoch to completion on the calling
   // (progress) thread, before any queued operation.
   absl::Status RunNow(const collectives::OpSpec& spec,
@@ -137,7 +148,13 @@ class Communicator {
   planner::CostParams cost_;  // calibrated with the links
   bool measured_ = false;
   using PlanKey = std::tuple<int, uint64_t, int, bool, bool, size_t>;
-  std::map<PlanKey, std::shared_ptr<const planner::Plan>> plans_;
+  std::map<PlanKey, CachedPlan> plans_;
+  // Drift of real operations against the predictions made from the last
+  // probe (actual / predicted time, relative to the first ratio seen, so a
+  // model that is off by a constant factor does not count as drift).
+  double drift_ref_ = 0;
+  double drift_hi_ = 1, drift_lo_ = 1;
+  uint64_t timed_ops_ = 0;
 
   // Set once a failure that breaks the epoch has been returned; the next
   // call re-forms.  reform_mu_ makes concurrent callers re-form once.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -40,21 +41,24 @@ double RoundTrip(const planner::ProbeSteps& s, const std::vector<Clock::time_poi
   return best;
 }
 
-// Rate of the bulk chunks after the first to arrive: the first absorbs the
-// start skew between the two peers and the path's latency.
-double ReceiveRate(const planner::ProbeSteps& s,
-                   const std::vector<Clock::time_point>& t, uint64_t bytes) {
-  Clock::time_point first = Clock::time_point::max(), last{};
-  for (int32_t idx : s.bulk_recvs) {
-    first = std::min(first, t[idx]);
-    last = std::max(last, t[idx]);
-  }
-  const double span = Seconds(first, last);
-  const double chunks = static_cast<double>(s.bulk_recvs.size());
-  const double measured = bytes * (chunks - 1) / chunks;
-  // Chunks that all landed in one event-loop turn: faster than the clock
-  // can tell; say so with the largest rate this span allows.
-  return measured / std::max(span, 1e-6);
+// Rate of the bulk message from the partner, timed from the moment the
+// partner started sending it to the arrival of its last byte.  Chunks do
+// not arrive one after another (the link stripes them over all its
+// connections at once), so only the whole transfer can be timed; its start
+// is pinned by the last ping-pong, after which both sides send at once:
+//   initiator: the partner started one-way before the last pong arrived
+//              here, and the last byte took one-way to come: t_last - t_pong;
+//   responder: the partner started one-way after the last pong left here:
+//              t_last - t_pong_sent - rtt.
+double ReceiveRate(const planner::ProbeSteps& s, const std::vector<Clock::time_point>& done,
+                   const std::vector<Clock::time_point>& posted, double rtt_s,
+                   uint64_t bytes) {
+  Clock::time_point last{};
+  for (int32_t idx : s.bulk_recvs) last = std::max(last, done[idx]);
+  const int32_t pong = s.ping_pong.back();
+  double span = s.initiator ? Seconds(done[pong], last)
+                            : Seconds(posted[pong], last) - (std::isfinite(rtt_s) ? rtt_s : 0);
+  return static_cast<double>(bytes) / std::max(span, 1e-6);
 }
 
 }  // namespace
@@ -89,7 +93,8 @@ absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
     if (steps.partner < 0) continue;
     const auto& t = executor->step_times();
     row[steps.partner] = RoundTrip(steps, t, executor->post_times());
-    row[n + steps.partner] = ReceiveRate(steps, t, shape.bulk_bytes);
+    row[n + steps.partner] =
+        ReceiveRate(steps, t, executor->post_times(), row[steps.partner], shape.bulk_bytes);
   }
   executor->RecordStepTimes(false);
 

@@ -137,3 +137,65 @@ TEST_F(CommOptionsTest, ClearErrors) {
 
 }  // namespace
 }  // namespace meridian::runtime
+
+namespace meridian::runtime {
+namespace {
+
+class PlannerOptionsTest : public CommOptionsTest {
+ protected:
+  void SetUp() override {
+    CommOptionsTest::SetUp();
+    setenv("MERIDIAN_COORDINATOR", "127.0.0.1:29500", 1);
+    setenv("MERIDIAN_WORLD_SIZE", "3", 1);
+  }
+  void TearDown() override {
+    for (const char* v : {"MERIDIAN_ALGO", "MERIDIAN_RING_ORDER", "MERIDIAN_DEBUG",
+                          "MERIDIAN_PROBE", "MERIDIAN_REPLAN_DRIFT", "MERIDIAN_TOPOLOGY_FILE"}) {
+      unsetenv(v);
+    }
+  }
+  // The error for `var`=`value`, which must name the variable.
+  void ExpectRejected(const char* var, const char* value) {
+    setenv(var, value, 1);
+    absl::StatusOr<CommOptions> o = ResolveCommOptions(nullptr);
+    ASSERT_FALSE(o.ok()) << var << "=" << value;
+    EXPECT_TRUE(absl::IsInvalidArgument(o.status())) << o.status();
+    EXPECT_NE(o.status().message().find(var), std::string::npos) << o.status();
+    unsetenv(var);
+  }
+};
+
+TEST_F(PlannerOptionsTest, DefaultsAndOverrides) {
+  absl::StatusOr<CommOptions> o = ResolveCommOptions(nullptr);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->planner.algo, PlannerOptions::Algo::kAuto);
+  EXPECT_TRUE(o->planner.reorder_ring);
+  EXPECT_FALSE(o->planner.debug_plan);
+  EXPECT_EQ(o->planner.probe, -1);
+  EXPECT_DOUBLE_EQ(o->planner.replan_drift, 2.0);
+  setenv("MERIDIAN_ALGO", "hier", 1);
+  setenv("MERIDIAN_RING_ORDER", "rank", 1);
+  setenv("MERIDIAN_DEBUG", "other,plan", 1);
+  setenv("MERIDIAN_PROBE", "0", 1);
+  setenv("MERIDIAN_REPLAN_DRIFT", "0", 1);
+  setenv("MERIDIAN_TOPOLOGY_FILE", "/tmp/t.txt", 1);
+  o = ResolveCommOptions(nullptr);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->planner.algo, PlannerOptions::Algo::kHierarchical);
+  EXPECT_FALSE(o->planner.reorder_ring);
+  EXPECT_TRUE(o->planner.debug_plan);
+  EXPECT_EQ(o->planner.probe, 0);
+  EXPECT_DOUBLE_EQ(o->planner.replan_drift, 0);
+  EXPECT_EQ(o->planner.topology_file, "/tmp/t.txt");
+}
+
+TEST_F(PlannerOptionsTest, MalformedValuesAreErrorsNamingTheVariable) {
+  ExpectRejected("MERIDIAN_ALGO", "fastest");
+  ExpectRejected("MERIDIAN_RING_ORDER", "random");
+  ExpectRejected("MERIDIAN_PROBE", "yes");
+  ExpectRejected("MERIDIAN_REPLAN_DRIFT", "0.5");
+  ExpectRejected("MERIDIAN_REPLAN_DRIFT", "two");
+}
+
+}  // namespace
+}  // namespace meridian::runtime
