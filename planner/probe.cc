@@ -102,6 +102,25 @@ absl::Status Missing(const char* what, int i, int j) {
 
 }  // namespace
 
+// One NIC per peer: all of a peer's flows share what its fastest single
+// flow reached.  On a LAN one TCP flow (or our K of them) fills the NIC, so
+// the fastest pair rate is the NIC's; behind a slow access link every pair
+// rate is that link's.  Without this the model lets a tree node or a
+// straggler send its full pair rate to each of several peers at once.
+static void SetAccessLimits(Topology* t) {
+  const int n = t->peers;
+  t->egress_Bps.assign(n, 0);
+  t->ingress_Bps.assign(n, 0);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j) {
+      if (i == j) continue;
+      const double bw = t->bandwidth(i, j);
+      t->egress_Bps[i] = std::max(t->egress_Bps[i], bw);
+      t->ingress_Bps[j] = std::max(t->ingress_Bps[j], bw);
+    }
+  }
+}
+
 absl::StatusOr<Topology> TopologyFromProbes(const std::vector<ProbeRow>& rows,
                                             const std::vector<Round>& rounds) {
   const int n = static_cast<int>(rows.size());
@@ -132,6 +151,7 @@ absl::StatusOr<Topology> TopologyFromProbes(const std::vector<ProbeRow>& rows,
     }
   }
   t.region_of = ClusterRegions(t);
+  SetAccessLimits(&t);
   const int regions = t.num_regions();
   if (regions <= 1) return t;
 
@@ -171,6 +191,7 @@ absl::StatusOr<Topology> TopologyFromProbes(const std::vector<ProbeRow>& rows,
       t.bandwidth_Bps[idx] = std::min(credit[idx], trunk);
     }
   }
+  SetAccessLimits(&t);
   return t;
 }
 

@@ -67,7 +67,9 @@ struct ProbeRow {
 // region pair, the trunk is the largest sum of the rates of the pairs that
 // crossed it in one round, and a pair that shared its trunk with k - 1
 // others in its round is credited min(k x its rate, trunk) as its own
-// bandwidth.  Missing or non-positive values are InvalidArgument.
+// bandwidth; each peer's egress / ingress is its fastest pair rate out /
+// in (one NIC shared by all its flows).  Missing or non-positive values are
+// InvalidArgument.
 absl::StatusOr<Topology> TopologyFromProbes(const std::vector<ProbeRow>& rows,
                                             const std::vector<Round>& rounds);
 

@@ -119,6 +119,26 @@ TEST(TopologyFromProbesTest, LatencyRegionsAndSharedTrunk) {
   EXPECT_DOUBLE_EQ(t->bandwidth(0, 2), 125e6);
   EXPECT_DOUBLE_EQ(t->bandwidth(3, 1), 125e6);
   EXPECT_DOUBLE_EQ(t->bandwidth(0, 1), 125e6);
+  // One NIC per peer: its fastest pair rate.
+  EXPECT_DOUBLE_EQ(t->egress(0), 125e6);
+  EXPECT_DOUBLE_EQ(t->ingress(3), 125e6);
+}
+
+TEST(TopologyFromProbesTest, SlowAccessLinkLimitsEveryFlowOfItsPeer) {
+  // Rank 2 sits behind a 12.5 MB/s link: every pair rate to and from it
+  // shows it, and so do its egress and ingress.
+  std::vector<Round> rounds = RoundRobinRounds(3);
+  std::vector<ProbeRow> rows(3);
+  for (int r = 0; r < 3; ++r) {
+    rows[r].rtt_s.assign(3, 0.0005);
+    rows[r].recv_Bps.assign(3, r == 2 ? 12.5e6 : 125e6);
+  }
+  rows[0].recv_Bps[2] = rows[1].recv_Bps[2] = 12.5e6;
+  auto t = TopologyFromProbes(rows, rounds);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_DOUBLE_EQ(t->egress(2), 12.5e6);
+  EXPECT_DOUBLE_EQ(t->ingress(2), 12.5e6);
+  EXPECT_DOUBLE_EQ(t->egress(0), 125e6);
 }
 
 TEST(TopologyFromProbesTest, SmallerOfBothRoundTripsWins) {
