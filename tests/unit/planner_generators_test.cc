@@ -374,6 +374,95 @@ TEST(HierarchicalPlanTest, AllReduceManyChunks) {
   }
 }
 
+interp::BuildFn HierarchicalInPieces(const Groups& groups, int pieces) {
+  return [groups, pieces](const PlanRequest& req) {
+    HierarchicalOptions options;
+    options.pieces = pieces;
+    return BuildHierarchicalPlan(req, groups, options);
+  };
+}
+
+// Pipelined over pieces: phases of different pieces share links and
+// staging slots, so the starving schedules (odd seeds) matter most.
+TEST(HierarchicalPlanTest, AllReduceInPieces) {
+  const std::vector<std::vector<int>> kSizes = {{3, 3}, {2, 2, 2}, {4, 2, 3}, {1, 5},
+                                                {2, 1, 3}, {6},    {1, 1, 1, 1}, {2, 7}};
+  for (const std::vector<int>& sizes : kSizes) {
+    const int n = std::accumulate(sizes.begin(), sizes.end(), 0);
+    const Groups groups = MakeGroups(sizes, n + sizes.size());
+    for (int pieces : {2, 3, 7}) {
+      for (uint64_t count : {uint64_t{0}, uint64_t{1}, uint64_t{5}, static_cast<uint64_t>(40 * n + 3)}) {
+        for (int v = 0; v < 4; ++v) {
+          const Variant var = VariantFor(v + pieces, count);
+          const PlanRequest req = Request(Collective::kAllReduce, n, count, var);
+          ExpectRuns(req, var.op, HierarchicalInPieces(groups, pieces), 4, 10 * v + pieces);
+        }
+      }
+    }
+  }
+}
+
+TEST(HierarchicalPlanTest, AllReduceInManyPiecesOfManyChunks) {
+  for (const std::vector<int>& sizes :
+       std::vector<std::vector<int>>{{3, 3}, {4, 2, 3}, {8, 8}, {2, 5}}) {
+    const Groups groups = MakeGroups(sizes, 5);
+    const int n = std::accumulate(sizes.begin(), sizes.end(), 0);
+    for (Op op : {Op::kSum, Op::kAvg}) {
+      PlanRequest req = Request(Collective::kAllReduce, n, 64 * n + 13, {2, op == Op::kAvg, op});
+      ExpectRuns(req, op, HierarchicalInPieces(groups, 16), n <= 9 ? 8 : 4, 70);
+    }
+  }
+}
+
+TEST(HierarchicalPlanTest, PieceCount) {
+  const Groups two_by_three = MakeGroups({3, 3}, 0);
+  // Two chunks per crossing part (3 shards x 2 groups) make a piece.
+  EXPECT_EQ(HierarchicalPieces(0, 4, two_by_three), 1);
+  EXPECT_EQ(HierarchicalPieces(12 * 4 - 1, 4, two_by_three), 1);
+  EXPECT_EQ(HierarchicalPieces(2 * 12 * 4, 4, two_by_three), 2);
+  EXPECT_EQ(HierarchicalPieces(7 * 12 * 4 + 5, 4, two_by_three), 7);
+  EXPECT_EQ(HierarchicalPieces(uint64_t{16} << 20, 32768, two_by_three), 16);
+  EXPECT_EQ(HierarchicalPieces(uint64_t{1} << 40, 1, two_by_three), 16);
+  // The smallest group sets the shards.
+  EXPECT_EQ(HierarchicalPieces(2 * 2 * 3 * 10, 10, MakeGroups({4, 2, 3}, 0)), 1);
+  EXPECT_EQ(HierarchicalPieces(5 * 2 * 2 * 3 * 10, 10, MakeGroups({4, 2, 3}, 0)), 5);
+  // Nothing to overlap: one ring.
+  EXPECT_EQ(HierarchicalPieces(1 << 20, 1, MakeGroups({6}, 0)), 1);
+  EXPECT_EQ(HierarchicalPieces(1 << 20, 1, MakeGroups({1, 1, 1}, 0)), 1);
+  EXPECT_EQ(HierarchicalPieces(1 << 20, 1, MakeGroups({1, 2}, 0)), 16);
+}
+
+// More pieces never send more bytes, and a forced count beyond the chunks
+// of the buffer is cut to one piece per chunk.
+TEST(HierarchicalPlanTest, PiecesKeepTheTraffic) {
+  const Groups groups = MakeGroups({3, 3}, 0);
+  const uint64_t count = 6 * 4 * 10;  // 60 chunks
+  auto plan = [&](int rank, int pieces) {
+    PlanRequest req = Request(Collective::kAllReduce, 6, count, {4, false, Op::kSum});
+    req.rank = rank;
+    HierarchicalOptions options;
+    options.pieces = pieces;
+    return BuildHierarchicalPlan(req, groups, options);
+  };
+  auto bytes_sent = [](const Plan& p) {
+    uint64_t sent = 0;
+    for (const Step& s : p.steps) sent += s.kind == StepKind::kSend ? s.count : 0;
+    return sent;
+  };
+  // Over all ranks: pieces round their shards differently, so one rank may
+  // send an element more and another one less.
+  auto total_sent = [&](int pieces) {
+    uint64_t sent = 0;
+    for (int r = 0; r < 6; ++r) sent += bytes_sent(plan(r, pieces));
+    return sent;
+  };
+  const uint64_t one = total_sent(1);
+  for (int pieces : {2, 5, 60}) EXPECT_EQ(total_sent(pieces), one) << pieces << " pieces";
+  for (int r = 0; r < 6; ++r) {
+    EXPECT_EQ(plan(r, 1000).DebugString(), plan(r, 60).DebugString()) << "rank " << r;
+  }
+}
+
 TEST(HierarchicalPlanTest, OtherCollectivesRunAlongTheGroups) {
   const Groups groups = MakeGroups({3, 2, 2}, 4);
   for (Collective coll : {Collective::kReduceScatter, Collective::kAllGather,
