@@ -30,6 +30,12 @@ std::vector<Round> RoundRobinRounds(int n) {
   return rounds;
 }
 
+uint64_t PairBulkBytes(const ProbeShape& shape, int connections) {
+  const uint64_t k = static_cast<uint64_t>(std::max(1, connections));
+  const uint64_t cap = std::max(shape.bulk_bytes, shape.max_bulk_bytes);
+  return std::min(cap, shape.bulk_bytes * k);
+}
+
 Plan BuildProbePlan(int rank, int world_size, const Round& round,
                     const ProbeShape& shape, ProbeSteps* steps) {
   assert(shape.pings >= 1 && shape.bulk_chunks >= 2);

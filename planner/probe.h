@@ -31,9 +31,18 @@ std::vector<Round> RoundRobinRounds(int n);
 
 struct ProbeShape {
   int pings = 4;                   // ping-pong exchanges per pair
-  uint64_t bulk_bytes = 8u << 20;  // per direction, per pair
+  uint64_t bulk_bytes = 8u << 20;  // per direction, per pair, per connection
+  uint64_t max_bulk_bytes = 64u << 20;  // cap per direction, per pair
   int bulk_chunks = 16;            // messages the bulk is cut into (>= 2)
 };
+
+// Bulk bytes for a pair whose link runs `connections` TCP connections.  The
+// transport opens more connections on paths with a larger bandwidth-delay
+// product, where a short bulk would measure TCP's slow start rather than the
+// path (8 MiB across a 70 ms, 1 Gbit/s trunk is one round trip's worth);
+// both ends of a link know its connection count, so both derive the same
+// size.  Capped so that a round stays bounded in time.
+uint64_t PairBulkBytes(const ProbeShape& shape, int connections);
 
 // Which steps of a probe plan carry the timings, for this rank's partner
 // in the round (partner -1: this rank sits the round out).

@@ -188,7 +188,11 @@ absl::Status Communicator::MeasureLinks() {
   if (probe) {
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<MeasuredNetwork> t = ProbeLinks(
-        roster_.rank, n, po.probe_shape, executor_.get(),
+        roster_.rank, n, po.probe_shape,
+        [this](int peer) {
+          return links_[peer] != nullptr ? links_[peer]->num_connections() : 1;
+        },
+        executor_.get(),
         [this](const collectives::OpSpec& spec,
                std::shared_ptr<const planner::Plan> plan, const void* in,
                void* out) { return RunNow(spec, std::move(plan), in, out); });

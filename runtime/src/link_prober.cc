@@ -64,9 +64,10 @@ double ReceiveRate(const planner::ProbeSteps& s, const std::vector<Clock::time_p
 }  // namespace
 
 absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
-                                             const planner::ProbeShape& shape,
-                                             collectives::Executor* executor,
-                                             const RunOperation& run) {
+                                           const planner::ProbeShape& shape,
+                                           const std::function<int(int)>& connections,
+                                           collectives::Executor* executor,
+                                           const RunOperation& run) {
   const int n = world_size;
   std::vector<planner::Round> rounds = planner::RoundRobinRounds(n);
   // Row of this rank: n round trips, n receive rates, then its reduce and
@@ -75,16 +76,27 @@ absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
   const ComputeRates compute = MeasureComputeRates();
   row[2 * n] = compute.reduce_Bps;
   row[2 * n + 1] = compute.copy_Bps;
-  std::vector<uint8_t> send(shape.bulk_bytes, 0x5a), recv(shape.bulk_bytes + 1);
+  uint64_t largest = shape.bulk_bytes;
+  for (int p = 0; p < n; ++p) {
+    if (p != rank) largest = std::max(largest, planner::PairBulkBytes(shape, connections(p)));
+  }
+  std::vector<uint8_t> send(largest, 0x5a), recv(largest + 1);
   collectives::OpSpec spec;
   spec.collective = planner::Collective::kTransfer;
   spec.dtype = math::DataType::kUint8;
   spec.count = shape.bulk_bytes;
   executor->RecordStepTimes(true);
   for (const planner::Round& round : rounds) {
+    // This rank's pair in the round, if any, sizes its bulk from its link.
+    planner::ProbeShape pair = shape;
+    for (const auto& [a, b] : round) {
+      if (a == rank || b == rank) {
+        pair.bulk_bytes = planner::PairBulkBytes(shape, connections(a == rank ? b : a));
+      }
+    }
     planner::ProbeSteps steps;
     auto plan = std::make_shared<const planner::Plan>(
-        planner::BuildProbePlan(rank, n, round, shape, &steps));
+        planner::BuildProbePlan(rank, n, round, pair, &steps));
     absl::Status st = run(spec, plan, send.data(), recv.data());
     if (!st.ok()) {
       executor->RecordStepTimes(false);
@@ -94,7 +106,7 @@ absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
     const auto& t = executor->step_times();
     row[steps.partner] = RoundTrip(steps, t, executor->post_times());
     row[n + steps.partner] =
-        ReceiveRate(steps, t, executor->post_times(), row[steps.partner], shape.bulk_bytes);
+        ReceiveRate(steps, t, executor->post_times(), row[steps.partner], pair.bulk_bytes);
   }
   executor->RecordStepTimes(false);
 

@@ -34,10 +34,13 @@ struct MeasuredNetwork {
 // Probes all pairs of `world_size` ranks; `executor` is the one RunOperation
 // drives (step times are read from it).  Errors: those of the operations
 // (a lost peer breaks the epoch like any other operation).
+// connections(peer): TCP connections of the link to `peer` (sizes its bulk,
+// planner::PairBulkBytes).
 absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
-                                             const planner::ProbeShape& shape,
-                                             collectives::Executor* executor,
-                                             const RunOperation& run);
+                                           const planner::ProbeShape& shape,
+                                           const std::function<int(int)>& connections,
+                                           collectives::Executor* executor,
+                                           const RunOperation& run);
 
 }  // namespace meridian::runtime
 

@@ -178,3 +178,19 @@ TEST(TopologyFromProbesTest, MissingOrMalformedMeasurementsAreErrors) {
 
 }  // namespace
 }  // namespace meridian::planner
+
+namespace meridian::planner {
+namespace {
+
+TEST(ProbeShapeTest, LongerPathsGetLargerBulksUpToTheCap) {
+  ProbeShape shape;  // 8 MiB per connection, 64 MiB cap
+  EXPECT_EQ(PairBulkBytes(shape, 1), 8u << 20);
+  EXPECT_EQ(PairBulkBytes(shape, 0), 8u << 20);  // no link: as one connection
+  EXPECT_EQ(PairBulkBytes(shape, 4), 32u << 20);
+  EXPECT_EQ(PairBulkBytes(shape, 21), 64u << 20);
+  shape.bulk_bytes = 128u << 20;  // a base above the cap wins
+  EXPECT_EQ(PairBulkBytes(shape, 3), 128u << 20);
+}
+
+}  // namespace
+}  // namespace meridian::planner
