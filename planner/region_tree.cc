@@ -37,6 +37,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "planner/ring_blocks.h"
+#include "planner/timed_steps.h"
 
 namespace meridian::planner {
 namespace {
@@ -83,60 +84,18 @@ TreeShape ShapeOf(const std::vector<int32_t>& parent) {
 
 enum Phase { kUp = 0, kDown = 1 };
 
-// Steps collected with their virtual time and emitted sorted by it (see the
-// top of this file).  Deps are the handles Add returned.
-class TimedSteps {
- public:
-  struct Key {
-    int64_t time;
-    int phase;
-    uint64_t chunk;
-    int sub;  // tie-break inside one rank (never between two messages of a link)
-    bool operator<(const Key& o) const {
-      return std::tie(time, phase, chunk, sub) < std::tie(o.time, o.phase, o.chunk, o.sub);
-    }
-  };
-
-  int32_t Add(const Key& key, StepKind kind, int peer, BufRef src, BufRef dst, uint64_t count,
-              bool finalize, int32_t dep0, int32_t dep1 = -1) {
-    Step s;
-    s.kind = kind;
-    s.peer = peer;
-    s.src = src;
-    s.dst = dst;
-    s.count = count;
-    s.finalize = finalize;
-    if (dep0 < 0) std::swap(dep0, dep1);
-    s.deps[0] = dep0;
-    s.deps[1] = dep1;
-    keys_.push_back(key);
-    steps_.push_back(s);
-    return static_cast<int32_t>(steps_.size() - 1);
+// When a step can happen (see the top of this file); steps are emitted
+// sorted by it.
+struct StepTime {
+  int64_t time;
+  int phase;
+  uint64_t chunk;
+  int sub;  // tie-break inside one rank (never between two messages of a link)
+  bool operator<(const StepTime& o) const {
+    return std::tie(time, phase, chunk, sub) < std::tie(o.time, o.phase, o.chunk, o.sub);
   }
-
-  void EmitInto(Plan* plan) const {
-    std::vector<int32_t> by_time(steps_.size());
-    std::iota(by_time.begin(), by_time.end(), 0);
-    std::stable_sort(by_time.begin(), by_time.end(),
-                     [&](int32_t a, int32_t b) { return keys_[a] < keys_[b]; });
-    std::vector<int32_t> index_of(steps_.size());
-    for (size_t i = 0; i < by_time.size(); ++i) index_of[by_time[i]] = static_cast<int32_t>(i);
-    plan->steps.reserve(plan->steps.size() + steps_.size());
-    for (size_t i = 0; i < by_time.size(); ++i) {
-      Step s = steps_[by_time[i]];
-      for (int32_t& d : s.deps) {
-        if (d < 0) continue;
-        d = index_of[d];
-        assert(d < static_cast<int32_t>(i));
-      }
-      plan->steps.push_back(s);
-    }
-  }
-
- private:
-  std::vector<Key> keys_;
-  std::vector<Step> steps_;
 };
+using Steps = TimedSteps<StepTime>;
 
 // Children in the order this rank reduces them: lower subtrees first, so
 // the chain of receive-reduces never goes back in virtual time, and the
@@ -159,7 +118,7 @@ int WindowFor(size_t children) {
 // Partial sums and results live in the output buffer at the elements' own
 // offsets; the contribution is read from the input (the output in place).
 void AddAllReduce(const PlanRequest& req, const std::vector<int32_t>& parent,
-                  const TreeShape& shape, TimedSteps* out) {
+                  const TreeShape& shape, Steps* out) {
   const int me = req.rank;
   const bool root = parent[me] < 0;
   const int64_t down_base = shape.height[shape.root] + 1;
@@ -273,7 +232,7 @@ Plan BuildTreePlanFromParents(const PlanRequest& req, const std::vector<int32_t>
   plan.collective = req.collective;
   plan.rank = req.rank;
   plan.world_size = req.world_size;
-  TimedSteps steps;
+  Steps steps;
   AddAllReduce(req, parent, ShapeOf(parent), &steps);
   steps.EmitInto(&plan);
   plan.Finalize();

@@ -20,6 +20,7 @@
 #include <tuple>
 
 #include "planner/ring_blocks.h"
+#include "planner/timed_steps.h"
 #include "planner/tree_shape.h"
 
 namespace meridian::planner {
@@ -31,61 +32,20 @@ BufRef Scratch(uint64_t off) { return {BufferId::kScratch, off}; }
 
 enum Phase { kUp = 0, kDown = 1, kClose = 2 };
 
-// Steps collected with a virtual time (see the top of this file) and
-// emitted sorted by it.  Deps are given as handles returned by Add.
-class TimedSteps {
- public:
-  struct Key {
-    int64_t time;
-    int tree;
-    int phase;
-    uint64_t chunk;
-    int sub;  // local tie-break (never between two messages of one peer)
-    bool operator<(const Key& o) const {
-      return std::tie(time, tree, phase, chunk, sub) <
-             std::tie(o.time, o.tree, o.phase, o.chunk, o.sub);
-    }
-  };
-
-  int32_t Add(const Key& key, StepKind kind, int peer, BufRef src, BufRef dst, uint64_t count,
-              bool finalize = false, int32_t dep0 = -1, int32_t dep1 = -1) {
-    Step s;
-    s.kind = kind;
-    s.peer = peer;
-    s.src = src;
-    s.dst = dst;
-    s.count = count;
-    s.finalize = finalize;
-    if (dep0 < 0) std::swap(dep0, dep1);
-    s.deps[0] = dep0;
-    s.deps[1] = dep1;
-    keys_.push_back(key);
-    steps_.push_back(s);
-    return static_cast<int32_t>(steps_.size() - 1);
+// When a step can happen (see the top of this file); steps are emitted
+// sorted by it.
+struct StepTime {
+  int64_t time;
+  int tree;
+  int phase;
+  uint64_t chunk;
+  int sub;  // local tie-break (never between two messages of one peer)
+  bool operator<(const StepTime& o) const {
+    return std::tie(time, tree, phase, chunk, sub) <
+           std::tie(o.time, o.tree, o.phase, o.chunk, o.sub);
   }
-
-  void EmitInto(Plan* plan) const {
-    std::vector<int32_t> by_time(steps_.size());
-    std::iota(by_time.begin(), by_time.end(), 0);
-    std::stable_sort(by_time.begin(), by_time.end(),
-                     [&](int32_t a, int32_t b) { return keys_[a] < keys_[b]; });
-    std::vector<int32_t> index_of(steps_.size());
-    for (size_t i = 0; i < by_time.size(); ++i) index_of[by_time[i]] = static_cast<int32_t>(i);
-    for (size_t i = 0; i < by_time.size(); ++i) {
-      Step s = steps_[by_time[i]];
-      for (int32_t& d : s.deps) {
-        if (d < 0) continue;
-        d = index_of[d];
-        assert(d < static_cast<int32_t>(i));
-      }
-      plan->steps.push_back(s);
-    }
-  }
-
- private:
-  std::vector<Key> keys_;
-  std::vector<Step> steps_;
 };
+using Steps = TimedSteps<StepTime>;
 
 // This rank's view of one tree.
 struct TreeView {
@@ -113,7 +73,7 @@ int WindowFor(int sources) { return sources > 1 ? kStagingSlots / sources : 0; }
 // which finalizes it, then broadcast it down.  Partial sums and results
 // live in the output buffer.
 void AddAllReduceTree(const PlanRequest& req, const TreeView& t, int tree, uint64_t begin,
-                      uint64_t count, int window, TimedSteps* out) {
+                      uint64_t count, int window, Steps* out) {
   const int64_t down_base = 2 * t.height_of(TreeRoot(t.n)) + 1;
   const std::vector<int> chain = ReductionOrder(t.node, t.n);
   const BufView input{req.in_place ? BufferId::kOutput : BufferId::kInput, 0};
@@ -150,7 +110,7 @@ void AddAllReduceTree(const PlanRequest& req, const TreeView& t, int tree, uint6
   }
 }
 
-void AddBroadcastTree(const PlanRequest& req, const TreeView& t, TimedSteps* out) {
+void AddBroadcastTree(const PlanRequest& req, const TreeView& t, Steps* out) {
   const int64_t top = t.height_of(TreeRoot(t.n));
   // Each child first sends its parent an empty message, at once: the root,
   // which otherwise only sends, also checks a neighbour's descriptor.
@@ -184,7 +144,7 @@ void AddBroadcastTree(const PlanRequest& req, const TreeView& t, TimedSteps* out
 
 // Partial sums in scratch: a non-root's output buffer is its input (the
 // runtime runs a reduce's non-roots in place) and must stay untouched.
-void AddReduceTree(const PlanRequest& req, const TreeView& t, Plan* plan, TimedSteps* out) {
+void AddReduceTree(const PlanRequest& req, const TreeView& t, Plan* plan, Steps* out) {
   // Each parent first sends its children an empty message, at once: leaves,
   // which otherwise only send, also check a neighbour's descriptor.
   if (!t.root()) {
@@ -237,7 +197,7 @@ Plan BuildTreePlan(const PlanRequest& req) {
   plan.rank = req.rank;
   plan.world_size = n;
   const std::vector<int32_t> order = OrderOf(req);
-  TimedSteps steps;
+  Steps steps;
   if (req.collective == Collective::kAllReduce) {
     const TreeView ta = ViewTree(req, order, TreePlacement::First(n));
     const TreeView tb = ViewTree(req, order, TreePlacement::Second(n));
