@@ -116,17 +116,7 @@ TEST(PlanCheckTest, RankSetOperations) {
 }
 
 // Small hand-written plans for the failure cases.
-Step MakeStep(StepKind kind, int peer, BufRef src, BufRef dst, uint64_t count,
-              int32_t dep = -1) {
-  Step s;
-  s.kind = kind;
-  s.peer = peer;
-  s.src = src;
-  s.dst = dst;
-  s.count = count;
-  s.deps[0] = dep;
-  return s;
-}
+using test_plans::MakeStep;
 
 constexpr BufRef In(uint64_t off = 0) { return {BufferId::kInput, off}; }
 constexpr BufRef Out(uint64_t off = 0) { return {BufferId::kOutput, off}; }

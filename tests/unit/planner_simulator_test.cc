@@ -57,17 +57,7 @@ CostParams NetworkOnly(double alpha_s) {
   return c;
 }
 
-Step MakeStep(StepKind kind, int peer, BufRef src, BufRef dst, uint64_t count,
-              int32_t dep = -1) {
-  Step s;
-  s.kind = kind;
-  s.peer = peer;
-  s.src = src;
-  s.dst = dst;
-  s.count = count;
-  s.deps[0] = dep;
-  return s;
-}
+using test_plans::MakeStep;
 
 Plan MakePlan(int rank, int n, std::vector<Step> steps) {
   Plan p;
