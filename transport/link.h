@@ -76,6 +76,16 @@ class Link {
     (void)desc;
   }
 
+  // The path to the peer was measured at `rate_Bps` with a round trip of
+  // `rtt_s`: a link with several parallel connections may send over fewer
+  // of them from now on (only as many as cover rate x RTT).  Returns the
+  // connections it will use.  Links with one path ignore it.
+  virtual int FitToPath(double rate_Bps, double rtt_s) {
+    (void)rate_Bps;
+    (void)rtt_s;
+    return num_connections();
+  }
+
   // Tells the peer that operation op_seq is aborted, with a reason.
   virtual void SendAbort(uint64_t op_seq, const std::string& reason) = 0;
 

@@ -1,6 +1,8 @@
 // Connections and socket buffers chosen from a path's round-trip time.
 #include "transport/tcp/path_sizing.h"
 
+#include <cmath>
+
 #include "gtest/gtest.h"
 
 namespace meridian::transport {
@@ -32,6 +34,21 @@ TEST(PathSizingTest, LongPathsGetTheKernelMaximumAndEnoughWindows) {
   EXPECT_EQ(AutoConnections(225000, 4 * kMiB, policy), policy.max_connections);
   policy.max_connections = 8;
   EXPECT_EQ(AutoConnections(225000, 4 * kMiB, policy), 8);
+}
+
+TEST(PathSizingTest, MeasuredRateSetsTheConnectionsInUse) {
+  // europe: 125 MB/s x 25 ms = 3.1 MB, x 1.25 = 3.9 MB: one 4 MiB window.
+  EXPECT_EQ(ConnectionsForRate(125e6, 0.025, 4 * kMiB, 8), 1);
+  // transatlantic: 125 MB/s x 70 ms x 1.25 = 10.9 MB -> 3 windows.
+  EXPECT_EQ(ConnectionsForRate(125e6, 0.070, 4 * kMiB, 21), 3);
+  // Never more than the link has, never fewer than one.
+  EXPECT_EQ(ConnectionsForRate(10e9, 0.2, 4 * kMiB, 8), 8);
+  EXPECT_EQ(ConnectionsForRate(1e3, 0.0001, 4 * kMiB, 8), 1);
+  // Nothing usable measured: keep them all.
+  EXPECT_EQ(ConnectionsForRate(0, 0.07, 4 * kMiB, 6), 6);
+  EXPECT_EQ(ConnectionsForRate(125e6, -1, 4 * kMiB, 6), 6);
+  EXPECT_EQ(ConnectionsForRate(125e6, 0.07, 0, 6), 6);
+  EXPECT_EQ(ConnectionsForRate(std::nan(""), 0.07, 4 * kMiB, 6), 6);
 }
 
 TEST(PathSizingTest, UnknownRttOrWindowMeansOneConnection) {

@@ -349,7 +349,8 @@ struct PairLink {
 
 // The far ends of K socketpairs, read by the test, stand in for a peer.
 struct RawPeer {
-  explicit RawPeer(int k) : streams(k) {
+  explicit RawPeer(int k) : RawPeer(k, SmallFrames(k)) {}
+  RawPeer(int k, const TcpOptions& options) : streams(k) {
     loop = std::move(EventLoop::Create()).value();
     std::vector<Fd> conns;
     for (int i = 0; i < k; ++i) {
@@ -362,7 +363,7 @@ struct RawPeer {
     link_fds.reserve(k);
     for (const Fd& c : conns) link_fds.push_back(c.get());
     link = std::move(TcpLink::Create(2, "10.0.0.2:1", std::move(conns),
-                                     SmallFrames(k), loop.get(), &rec))
+                                     options, loop.get(), &rec))
                .value();
   }
   bool RunUntil(const std::function<bool()>& pred) {
@@ -439,6 +440,37 @@ TEST(TcpLinkTest, StalledConnectionHoldsBackOnlyWhatItTook) {
   EXPECT_TRUE(got == out);
   EXPECT_GT(p.Reassemble(1, got), 0u);
   EXPECT_EQ(p.rec.Count(Ev::kLinkError), 0);
+}
+
+TEST(TcpLinkTest, FittedToAMeasuredPathSendsOverOnlyTheConnectionsItNeeds) {
+  // Automatic K (connections_per_peer 0) with 1 MiB windows: a path of
+  // 100 MB/s and 25 ms needs ceil(1.25 x 2.5 MB / 1 MiB) = 3 of the 5.
+  TcpOptions options = SmallFrames(0);
+  options.socket_buffer_bytes = 1 << 20;
+  RawPeer p(5, options);
+  EXPECT_EQ(p.link->FitToPath(100e6, 0.025), 3);
+  EXPECT_EQ(p.link->sending_connections(), 3);
+  const size_t len = 2u << 20;
+  std::vector<uint8_t> out = Pattern(len, 7), got(len, 0);
+  p.link->PostSend(4, 0, Desc(4), out.data(), len);
+  ASSERT_TRUE(p.RunUntil([&] {
+    for (int i = 0; i < 5; ++i) p.Drain(i);
+    return p.rec.Count(Ev::kSendDone) == 1;
+  }));
+  size_t carried = 0;
+  for (int i = 0; i < 3; ++i) carried += p.Reassemble(i, got);
+  EXPECT_EQ(carried, len);
+  EXPECT_TRUE(got == out);
+  EXPECT_TRUE(p.streams[3].empty());
+  EXPECT_TRUE(p.streams[4].empty());
+  // A faster measurement gives the connections back.
+  EXPECT_EQ(p.link->FitToPath(1e9, 0.025), 5);
+}
+
+TEST(TcpLinkTest, AFixedConnectionCountIsNotFitted) {
+  RawPeer p(4);  // connections_per_peer = 4, set by the user
+  EXPECT_EQ(p.link->FitToPath(1e6, 0.001), 4);
+  EXPECT_EQ(p.link->sending_connections(), 4);
 }
 
 TEST(TcpLinkTest, GarbageIsAMalformedFrame) {

@@ -44,6 +44,17 @@ int AutoConnections(int64_t rtt_us, int window_bytes, const PathPolicy& policy) 
   return static_cast<int>(std::clamp(k, 1.0, static_cast<double>(policy.max_connections)));
 }
 
+int ConnectionsForRate(double rate_Bps, double rtt_s, int window_bytes,
+                       int max_connections) {
+  const int most = std::max(1, max_connections);
+  if (!(rate_Bps > 0) || !(rtt_s > 0) || window_bytes <= 0 ||
+      !std::isfinite(rate_Bps) || !std::isfinite(rtt_s)) {
+    return most;  // nothing usable measured: keep what the link has
+  }
+  const double k = std::ceil(kPathHeadroom * rate_Bps * rtt_s / window_bytes);
+  return static_cast<int>(std::clamp(k, 1.0, static_cast<double>(most)));
+}
+
 int64_t TcpRttUs(int fd) {
   struct tcp_info info = {};
   socklen_t len = sizeof(info);

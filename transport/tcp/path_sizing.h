@@ -50,6 +50,18 @@ int AutoSocketBufferBytes(int64_t rtt_us, const SocketLimits& limits);
 // window of at most window_bytes.
 int AutoConnections(int64_t rtt_us, int window_bytes, const PathPolicy& policy);
 
+// Once the path's rate is measured (the planner's link probe), the
+// connections a pair actually needs: ceil(kPathHeadroom x rate x RTT /
+// window), within [1, max_connections].  The connection count fixed at
+// connect time assumes the target rate; on a 25 ms path that one window
+// already fills, or on a trunk that several pairs cross at once, the extra
+// connections only add flows to one tail-drop queue, and the losses they
+// cause cost more than they carry (perf/RESULTS.md, europe K sweep).
+// The headroom keeps a window in reserve for the one that a loss halves.
+inline constexpr double kPathHeadroom = 1.25;
+int ConnectionsForRate(double rate_Bps, double rtt_s, int window_bytes,
+                       int max_connections);
+
 // The kernel's smoothed RTT estimate of a connected TCP socket (TCP_INFO),
 // in microseconds; -1 if unavailable.
 int64_t TcpRttUs(int fd);

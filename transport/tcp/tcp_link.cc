@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "base/status_macros.h"
+#include "transport/tcp/path_sizing.h"
 
 namespace meridian::transport {
 
@@ -61,6 +62,7 @@ absl::Status TcpLink::Start(std::vector<Fd> connections) {
   MDN_RETURN_IF_ERROR(
       loop_->Add(kick_.get(), EPOLLIN, [this](uint32_t) { OnKick(); }));
   conns_.resize(connections.size());
+  sending_conns_ = static_cast<int>(conns_.size());
   for (size_t i = 0; i < connections.size(); ++i) {
     Conn& c = conns_[i];
     MDN_RETURN_IF_ERROR(SetNonBlocking(connections[i].get(), true));
@@ -123,7 +125,9 @@ void TcpLink::Fail(const absl::Status& status) {
 void TcpLink::UpdateInterest(Conn& c) {
   if (failed_ || !c.fd.valid()) return;
   uint32_t want = (c.rx == RxState::kParked || c.eof ? 0u : uint32_t{EPOLLIN}) |
-                  (c.queue.empty() && unclaimed_.empty() ? 0u : uint32_t{EPOLLOUT});
+                  (c.queue.empty() && (unclaimed_.empty() || !Sends(c))
+                       ? 0u
+                       : uint32_t{EPOLLOUT});
   if (want == c.interest) return;
   absl::Status st = loop_->Modify(c.fd.get(), want);
   if (!st.ok()) {
@@ -193,6 +197,7 @@ void TcpLink::PostSend(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
 }
 
 void TcpLink::Claim(Conn& c, size_t budget) {
+  if (!Sends(c)) return;
   while (!unclaimed_.empty() && c.queue.size() < kMaxIov / 2 &&
          c.queued_bytes < budget) {
     SendFrame& f = c.queue.emplace_back(std::move(unclaimed_.front()));
@@ -212,6 +217,32 @@ void TcpLink::Unclaim(Conn& c) {
     unclaimed_.emplace_front(std::move(f));
     c.queue.pop_back();
   }
+}
+
+int TcpLink::FitToPath(double rate_Bps, double rtt_s) {
+  if (failed_ || options_.connections_per_peer > 0) return sending_conns_;
+  // The window one connection carries: the receive buffer we asked for
+  // (the kernel reports twice the requested size, half of which is its
+  // bookkeeping allowance).
+  int rcvbuf = 0;
+  socklen_t len = sizeof(rcvbuf);
+  int window = options_.socket_buffer_bytes > 0 ? options_.socket_buffer_bytes : 0;
+  if (window == 0 &&
+      getsockopt(conns_[0].fd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) == 0) {
+    window = rcvbuf / 2;
+  }
+  const int k = ConnectionsForRate(rate_Bps, rtt_s, window,
+                                   static_cast<int>(conns_.size()));
+  if (k != sending_conns_) {
+    MDN_LOG(Info) << "link to " << Who() << ": sending over " << k << " of "
+                  << conns_.size() << " connections (measured "
+                  << rate_Bps * 8 / 1e6 << " Mbit/s, RTT " << rtt_s * 1e3
+                  << " ms, window " << window << " bytes)";
+  }
+  sending_conns_ = k;
+  // Frames a connection past k already claimed stay with it (a started
+  // frame must finish on its connection); it takes no new ones.
+  return k;
 }
 
 TcpLink::SendFrame& TcpLink::InsertUrgent(Conn& c) {

@@ -51,6 +51,12 @@ class TcpLink final : public Link {
   void PostRecv(uint64_t op_seq, uint32_t msg, const OpDescriptor& desc,
                 void* data, size_t len) override;
   void ExpectOp(uint64_t op_seq, const OpDescriptor& desc) override;
+  // Sends data over the first ConnectionsForRate(...) connections only
+  // (path_sizing.h), unless the user fixed the count
+  // (TcpOptions::connections_per_peer > 0).  The others stay open and keep
+  // receiving: the peer decides its own sending side.
+  int FitToPath(double rate_Bps, double rtt_s) override;
+  int sending_connections() const { return sending_conns_; }
   void SendAbort(uint64_t op_seq, const std::string& reason) override;
   void CancelThrough(uint64_t op_seq) override;
 
@@ -146,6 +152,9 @@ class TcpLink final : public Link {
   // sendmsg; Unclaim gives back those the socket did not take.
   void Claim(Conn& c, size_t budget);
   void Unclaim(Conn& c);
+  bool Sends(const Conn& c) const {
+    return &c - conns_.data() < sending_conns_;
+  }
   // Inserts a frame ahead of every queued data frame that has not started.
   SendFrame& InsertUrgent(Conn& c);
   void CancelSends(uint64_t op_seq);
@@ -171,6 +180,8 @@ class TcpLink final : public Link {
   const std::string peer_name_;
   const TcpOptions options_;
   const size_t frame_bytes_;
+  // Connections [0, sending_conns_) claim data frames (FitToPath).
+  int sending_conns_ = 0;
   EventLoop* const loop_;
   LinkEvents* const events_;
 
