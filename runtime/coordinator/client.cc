@@ -140,6 +140,7 @@ absl::StatusOr<CoordinatorClient::Greeting> CoordinatorClient::Greet(
         "coordinator at ", coordinator_.ToString(), " chose protocol version ",
         w->version, ", which this peer does not speak"));
   }
+  protocol_version_ = w->version;
   heartbeat_interval_ms_ = static_cast<int>(
       std::min<uint32_t>(w->heartbeat_interval_ms, 3600000));
   if (!auth_token_.empty()) {

@@ -23,12 +23,38 @@ namespace meridian::coordinator {
 
 class Server;
 
+// One measured pair of ranks (a < b): what the ranks' probes found, kept
+// raw so that regions and trunks can be derived again for another group
+// (planner/probe_samples.h).
+struct LinkPair {
+  int32_t a = 0;
+  int32_t b = 0;
+  double rtt_s = 0;       // round trip, seconds
+  double a_to_b_Bps = 0;  // bytes per second from a to b
+  double b_to_a_Bps = 0;
+  uint32_t round = 0;  // pairs with one tag were measured at the same time
+};
+
+// Measured links of a group, with the compute rates its ranks agreed on.
+struct LinkMatrix {
+  double gamma_Bps = 0;  // reduce rate (0: unknown)
+  double mem_Bps = 0;    // copy rate (0: unknown)
+  std::vector<LinkPair> pairs;  // strictly increasing (a, b)
+  bool empty() const {
+    return pairs.empty() && gamma_Bps == 0 && mem_Bps == 0;
+  }
+};
+
 struct Roster {
   uint64_t group_id = 0;  // random, chosen by the coordinator per group
   uint64_t epoch = 0;     // 1 for the first formation
   int rank = -1;          // this peer's rank
   int world_size = 0;
   std::vector<transport::HostPort> peers;  // data-plane address of each rank
+  // The pairs of this epoch's ranks that an earlier epoch measured, as rank
+  // 0 reported them (runtime/coordinator/link_store.h); a pair absent here
+  // (a joiner's, or all of them at formation) has to be probed.
+  LinkMatrix links;
 };
 
 class Coordinator {
@@ -90,6 +116,8 @@ class CoordinatorClient {
   transport::Fd ReleaseFd() { return std::move(fd_); }
   // How often the coordinator wants heartbeats (from its WELCOME; 0: never).
   int heartbeat_interval_ms() const { return heartbeat_interval_ms_; }
+  // The protocol version the coordinator chose (from its WELCOME; 0 before).
+  int protocol_version() const { return protocol_version_; }
 
   ~CoordinatorClient();
 
@@ -105,6 +133,7 @@ class CoordinatorClient {
   absl::StatusOr<Greeting> Greet(transport::Deadline deadline);
   transport::Fd fd_;
   int heartbeat_interval_ms_ = 0;
+  int protocol_version_ = 0;
   std::string auth_token_;
   transport::HostPort coordinator_;
   std::string local_host_;

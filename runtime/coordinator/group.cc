@@ -117,6 +117,7 @@ Actions Group::TryFormFirst() {
   group_id_ = NewGroupId();
   epoch_ = 0;
   formed_ = true;
+  links_.Clear();
   return FormEpoch(std::move(ids), std::move(addresses));
 }
 
@@ -130,6 +131,7 @@ Actions Group::FormEpoch(std::vector<PeerId> ids,
     members_[r].id = ids[r];
     members_[r].data_address = addresses[r];
   }
+  links_.Retain(addresses);
   MDN_LOG(Info) << "group " << absl::StrCat(absl::Hex(group_id_))
                 << " formed epoch " << epoch_ << " with " << world_size_
                 << " peers";
@@ -139,6 +141,8 @@ Actions Group::FormEpoch(std::vector<PeerId> ids,
 Actions Group::Rosters() const {
   std::vector<transport::HostPort> addresses;
   for (const Slot& s : members_) addresses.push_back(s.data_address);
+  // One matrix for all: every rank must build the same topology from it.
+  const LinkMatrix links = links_.For(addresses);
   Actions out;
   for (size_t r = 0; r < members_.size(); ++r) {
     if (members_[r].id == 0) continue;
@@ -148,6 +152,7 @@ Actions Group::Rosters() const {
     roster.rank = static_cast<int>(r);
     roster.world_size = world_size_;
     roster.peers = addresses;
+    roster.links = links;
     out.send.emplace_back(members_[r].id, RosterMsg{std::move(roster)});
   }
   return out;
@@ -265,6 +270,39 @@ Actions Group::TryAdvance() {
   return FormEpoch(std::move(ids), std::move(addresses));
 }
 
+absl::Status Group::ReportLinks(PeerId id, const LinkReportMsg& report) {
+  const int rank = MemberRank(id);
+  if (rank < 0) {
+    return absl::FailedPreconditionError(
+        "link report from a peer that is not a member of the group");
+  }
+  if (rank != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("link report from rank ", rank, "; only rank 0 reports"));
+  }
+  if (report.epoch != epoch_) {
+    // Measured on a membership that is gone (a member was lost and the
+    // group moved on before the report arrived).
+    return absl::FailedPreconditionError(
+        absl::StrCat("link report about epoch ", report.epoch,
+                     " while the group is at epoch ", epoch_));
+  }
+  std::vector<transport::HostPort> addresses;
+  std::vector<bool> live;
+  for (const Slot& s : members_) {
+    addresses.push_back(s.data_address);
+    live.push_back(s.id != 0);
+  }
+  if (absl::Status st = links_.Accept(report, addresses, live); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "link report about epoch ", report.epoch, ": ", st.message()));
+  }
+  MDN_LOG(Debug) << "epoch " << epoch_ << ": rank 0 reported "
+                 << report.links.pairs.size() << " measured pairs; "
+                 << links_.size() << " known";
+  return absl::OkStatus();
+}
+
 Actions Group::Remove(PeerId id, const std::string& reason, bool evicted) {
   if (!formed_) {
     auto it = std::find_if(joiners_.begin(), joiners_.end(),
@@ -287,6 +325,8 @@ Actions Group::Remove(PeerId id, const std::string& reason, bool evicted) {
   members_[rank].id = 0;
   members_[rank].wants_update = false;
   changed_ = true;
+  // Its address may return as a new peer's before the next epoch forms.
+  links_.Forget(members_[rank].data_address);
   std::string why = absl::StrCat("rank ", rank, " of epoch ", epoch_,
                                  " was lost: ", reason);
   MDN_LOG(Warn) << "group " << absl::StrCat(absl::Hex(group_id_)) << ": " << why
@@ -334,6 +374,7 @@ Actions Group::Dissolve() {
   members_.clear();
   joiners_.clear();
   changed_ = false;
+  links_.Clear();
   recovery_until_.reset();
   // Peers that waited to join the old group now collect towards a new one,
   // with the world size they were started with.

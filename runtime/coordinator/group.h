@@ -14,6 +14,8 @@
 //     pending joiners (arrival order) form the next epoch; otherwise each
 //     gets the unchanged roster back.
 //   dissolved: the last member left; pending joiners start collecting anew.
+// Rank 0 reports the links it measured (LINK_REPORT); every later roster
+// carries the pairs that are still between members (link_store.h).
 // A coordinator that restarts adopts the group its first RECONNECT reports
 // and waits a grace period for the other members of that epoch.
 #ifndef MERIDIAN_RUNTIME_COORDINATOR_GROUP_H_
@@ -28,6 +30,7 @@
 
 #include "absl/status/statusor.h"
 #include "runtime/coordinator/coordinator.h"
+#include "runtime/coordinator/link_store.h"
 #include "runtime/coordinator/protocol.h"
 #include "transport/socket.h"
 
@@ -68,6 +71,13 @@ class Group {
   // is not a member.
   absl::StatusOr<Actions> RequestUpdate(PeerId id, const UpdateMsg& msg);
 
+  // Rank 0's measurement of this epoch's links, kept for the rosters of
+  // later epochs.  A report that cannot be used (not from rank 0 of the
+  // current epoch, members that differ, bad values) changes nothing and is
+  // FailedPrecondition or InvalidArgument: the server logs and ignores it,
+  // the peer stays a member.
+  absl::Status ReportLinks(PeerId id, const LinkReportMsg& report);
+
   // The peer's connection closed, or it was evicted (silent for the
   // heartbeat timeout); reason says what happened.
   Actions Remove(PeerId id, const std::string& reason, bool evicted = false);
@@ -87,6 +97,8 @@ class Group {
   size_t pending_joiners() const { return formed_ ? joiners_.size() : 0; }
   // Peers collecting towards the first formation.
   size_t collecting() const { return formed_ ? 0 : joiners_.size(); }
+  // Pairs of members whose links are known.
+  size_t known_links() const { return links_.size(); }
 
  private:
   struct Joiner {
@@ -124,6 +136,7 @@ class Group {
   std::vector<Slot> members_;   // formed: index = rank in this epoch
   std::vector<Joiner> joiners_; // collecting or pending, arrival order
   bool changed_ = false;        // a member was lost in this epoch
+  LinkStore links_;             // measured pairs, by member address
   std::optional<transport::Deadline> recovery_until_;
 };
 

@@ -38,18 +38,20 @@ absl::StatusOr<std::unique_ptr<MembershipClient>> MembershipClient::Start(
   transport::Fd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake.valid()) return transport::ErrnoStatus("eventfd", errno);
   const int heartbeat_ms = joined->heartbeat_interval_ms();
+  const int version = joined->protocol_version();
   transport::Fd fd = joined->ReleaseFd();
   absl::Status nb = transport::SetNonBlocking(fd.get(), true);
   if (!nb.ok()) return nb;
   std::unique_ptr<MembershipClient> client(new MembershipClient(
-      std::move(fd), std::move(wake), heartbeat_ms, roster, coordinator,
+      std::move(fd), std::move(wake), heartbeat_ms, version, roster, coordinator,
       auth_token, data_address, std::move(callbacks)));
   client->thread_ = std::thread([c = client.get()] { c->Run(); });
   return client;
 }
 
 MembershipClient::MembershipClient(transport::Fd fd, transport::Fd wake,
-                                   int heartbeat_ms, const Roster& roster,
+                                   int heartbeat_ms, int protocol_version,
+                                   const Roster& roster,
                                    const transport::HostPort& coordinator,
                                    const std::string& auth_token,
                                    const transport::HostPort& data_address,
@@ -59,6 +61,7 @@ MembershipClient::MembershipClient(transport::Fd fd, transport::Fd wake,
       data_address_(data_address),
       callbacks_(std::move(callbacks)),
       heartbeat_ms_(heartbeat_ms),
+      protocol_version_(protocol_version),
       fd_(std::move(fd)),
       wake_(std::move(wake)),
       in_(std::make_unique<FrameAssembler>(kCoordinatorToPeerLimits)),
@@ -114,6 +117,25 @@ void MembershipClient::CancelUpdate() {
   reply_.reset();
 }
 
+void MembershipClient::ReportLinks(LinkReportMsg report) {
+  if (report.links.pairs.size() > kMaxLinkPairs ||
+      EncodePayload(report).size() > kMemberToCoordinatorLimits.max_control_payload) {
+    // The coordinator would take it for a malformed message and drop this
+    // peer; such a group re-probes at every epoch instead.
+    MDN_LOG(Debug) << "not reporting " << report.links.pairs.size()
+                   << " measured pairs of " << report.members.size()
+                   << " members: more than a roster carries (" << kMaxLinkPairs << ")";
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    report_ = std::move(report);
+  }
+  uint64_t one = 1;
+  ssize_t ignored = write(wake_.get(), &one, sizeof(one));
+  (void)ignored;
+}
+
 void MembershipClient::SetEvicted(const absl::Status& why) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -159,6 +181,7 @@ void MembershipClient::TryReconnect() {
   if (client.ok()) st = (*client)->Rejoin(roster, data_address_, deadline);
   if (st.ok()) {
     heartbeat_ms_ = (*client)->heartbeat_interval_ms();
+    protocol_version_.store((*client)->protocol_version());
     fd_ = (*client)->ReleaseFd();
     (void)transport::SetNonBlocking(fd_.get(), true);
     next_heartbeat_ = Clock::now();
@@ -249,17 +272,36 @@ void MembershipClient::Run() {
     bool send_update = false;
     bool evicted = false;
     UpdateMsg update;
+    std::optional<LinkReportMsg> report;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) break;
       evicted = !evicted_.ok();
       if (evicted) {
         fd_.reset();
-      } else if (update_wanted_ && !update_sent_ && fd_.valid() && !reply_) {
-        send_update = true;
-        update_sent_ = true;
-        update.epoch = roster_.epoch;
-        update.force = update_force_;
+        report_.reset();
+      } else {
+        if (report_ && fd_.valid()) {
+          report = std::move(report_);
+          report_.reset();
+        }
+        if (update_wanted_ && !update_sent_ && fd_.valid() && !reply_) {
+          send_update = true;
+          update_sent_ = true;
+          update.epoch = roster_.epoch;
+          update.force = update_force_;
+        }
+      }
+    }
+    // The report first: the UPDATE may complete the step boundary, and the
+    // coordinator should form the next epoch knowing these links.
+    if (report) {
+      if (protocol_version_.load() >= kLinkReportVersion) {
+        if (!Write(*report)) continue;
+      } else {
+        MDN_LOG(Debug) << "coordinator at " << coordinator_.ToString()
+                       << " speaks protocol version " << protocol_version_.load()
+                       << ", which has no link reports; not reporting";
       }
     }
     if (send_update) Write(update);

@@ -58,6 +58,14 @@ class MembershipClient {
   // Stops waiting (the caller gave up); a late answer is dropped.
   void CancelUpdate();
 
+  // Sends rank 0's measurement of the links (non-blocking).  It goes out
+  // before any later UPDATE of this peer, so the coordinator has it when
+  // it forms the next epoch; a newer report replaces one not yet sent.
+  // Dropped when the coordinator speaks a version without link reports,
+  // or when it is larger than a member may send (kMaxLinkPairs pairs,
+  // kMemberToCoordinatorLimits).
+  void ReportLinks(LinkReportMsg report);
+
   // Joiners waiting for admission, as of the last notice.
   int pending_joiners() const { return pending_.load(); }
   // Non-OK once the coordinator has refused this peer as a member.
@@ -65,7 +73,7 @@ class MembershipClient {
 
  private:
   MembershipClient(transport::Fd fd, transport::Fd wake, int heartbeat_ms,
-                   const Roster& roster, const transport::HostPort& coordinator,
+                   int protocol_version, const Roster& roster, const transport::HostPort& coordinator,
                    const std::string& auth_token,
                    const transport::HostPort& data_address, Callbacks callbacks);
   void Run();
@@ -82,6 +90,7 @@ class MembershipClient {
   const transport::HostPort data_address_;
   const Callbacks callbacks_;
   int heartbeat_ms_;
+  std::atomic<int> protocol_version_;  // the coordinator's choice
   transport::Fd fd_;  // client thread only
   transport::Fd wake_;
   std::unique_ptr<FrameAssembler> in_;
@@ -95,6 +104,7 @@ class MembershipClient {
   bool update_force_ = false;
   bool update_sent_ = false;      // on the current connection
   std::optional<Roster> reply_;
+  std::optional<LinkReportMsg> report_;  // not sent yet
   absl::Status evicted_;
   bool stop_ = false;
   std::atomic<int> pending_{0};

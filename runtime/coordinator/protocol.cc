@@ -1,7 +1,9 @@
 #include "runtime/coordinator/protocol.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -39,6 +41,90 @@ absl::Status CheckWorldSize(int64_t world_size) {
                                   kMaxWorldSize, "]"));
   }
   return absl::OkStatus();
+}
+
+// Doubles travel as their IEEE-754 bits, little-endian.
+void WriteF64(ByteWriter& w, double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  w.U64(bits);
+}
+
+absl::StatusOr<double> ReadF64(ByteReader& r) {
+  MDN_ASSIGN_OR_RETURN(uint64_t bits, r.U64());
+  double v;
+  std::memcpy(&v, &bits, sizeof(v));
+  return v;
+}
+
+// A measurement must be a positive, finite number; a compute rate may also
+// be 0 (unknown).
+absl::StatusOr<double> ReadMeasure(ByteReader& r, const char* what,
+                                   bool zero_ok = false) {
+  MDN_ASSIGN_OR_RETURN(double v, ReadF64(r));
+  if (!std::isfinite(v) || std::signbit(v) || (v == 0 && !zero_ok)) {
+    return Malformed(absl::StrCat("link matrix: ", what, " ", v,
+                                  " is not a positive finite number"));
+  }
+  return v;
+}
+
+constexpr size_t kLinkPairBytes = 4 + 4 + 8 + 8 + 8 + 4;
+
+void WriteLinkMatrix(ByteWriter& w, const LinkMatrix& m) {
+  WriteF64(w, m.gamma_Bps);
+  WriteF64(w, m.mem_Bps);
+  w.U32(static_cast<uint32_t>(m.pairs.size()));
+  for (const LinkPair& p : m.pairs) {
+    w.U32(static_cast<uint32_t>(p.a));
+    w.U32(static_cast<uint32_t>(p.b));
+    WriteF64(w, p.rtt_s);
+    WriteF64(w, p.a_to_b_Bps);
+    WriteF64(w, p.b_to_a_Bps);
+    w.U32(p.round);
+  }
+}
+
+// Pairs of ranks 0..n-1, each once, in increasing (a, b) order (which
+// makes "each once" a comparison with the previous pair).
+absl::StatusOr<LinkMatrix> ReadLinkMatrix(ByteReader& r, int n) {
+  LinkMatrix m;
+  MDN_ASSIGN_OR_RETURN(m.gamma_Bps, ReadMeasure(r, "reduce rate", true));
+  MDN_ASSIGN_OR_RETURN(m.mem_Bps, ReadMeasure(r, "copy rate", true));
+  MDN_ASSIGN_OR_RETURN(uint32_t count, r.U32());
+  const uint64_t all_pairs = static_cast<uint64_t>(n) * (n - 1) / 2;
+  if (count > kMaxLinkPairs || count > all_pairs) {
+    return Malformed(absl::StrCat("link matrix of ", count, " pairs for ", n,
+                                  " peers (at most ",
+                                  std::min<uint64_t>(kMaxLinkPairs, all_pairs),
+                                  ")"));
+  }
+  if (r.remaining() < static_cast<size_t>(count) * kLinkPairBytes) {
+    return Malformed(absl::StrCat("link matrix of ", count, " pairs is truncated"));
+  }
+  m.pairs.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    LinkPair p;
+    MDN_ASSIGN_OR_RETURN(uint32_t a, r.U32());
+    MDN_ASSIGN_OR_RETURN(uint32_t b, r.U32());
+    if (a >= b || b >= static_cast<uint32_t>(n)) {
+      return Malformed(absl::StrCat("link pair (", a, ", ", b,
+                                    ") is not an ordered pair of ", n, " peers"));
+    }
+    p.a = static_cast<int32_t>(a);
+    p.b = static_cast<int32_t>(b);
+    if (!m.pairs.empty() && std::make_pair(m.pairs.back().a, m.pairs.back().b) >=
+                                std::make_pair(p.a, p.b)) {
+      return Malformed(absl::StrCat("link pair (", a, ", ", b,
+                                    ") repeated or out of order"));
+    }
+    MDN_ASSIGN_OR_RETURN(p.rtt_s, ReadMeasure(r, "round trip"));
+    MDN_ASSIGN_OR_RETURN(p.a_to_b_Bps, ReadMeasure(r, "rate"));
+    MDN_ASSIGN_OR_RETURN(p.b_to_a_Bps, ReadMeasure(r, "rate"));
+    MDN_ASSIGN_OR_RETURN(p.round, r.U32());
+    m.pairs.push_back(p);
+  }
+  return m;
 }
 
 absl::StatusOr<ControlMessage> DecodeHello(ByteReader& r) {
@@ -102,6 +188,33 @@ absl::StatusOr<ControlMessage> DecodeRoster(ByteReader& r) {
     MDN_ASSIGN_OR_RETURN(transport::HostPort hp, ReadHostPort(r));
     ro.peers.push_back(std::move(hp));
   }
+  // Version 4: the known links follow, if any are known.
+  if (r.remaining() > 0) {
+    MDN_ASSIGN_OR_RETURN(ro.links, ReadLinkMatrix(r, ro.world_size));
+    if (ro.links.empty()) {
+      // One encoding per roster: nothing known is no section at all.
+      return Malformed("roster with an empty link section");
+    }
+  }
+  return m;
+}
+
+absl::StatusOr<ControlMessage> DecodeLinkReport(ByteReader& r) {
+  LinkReportMsg m;
+  MDN_ASSIGN_OR_RETURN(m.epoch, r.U64());
+  MDN_ASSIGN_OR_RETURN(uint32_t members, r.U32());
+  MDN_RETURN_IF_ERROR(CheckWorldSize(members));
+  // As for a roster: at least 6 bytes per member before reserving.
+  if (r.remaining() < static_cast<size_t>(members) * 6) {
+    return Malformed(absl::StrCat("link report of ", members,
+                                  " members is truncated"));
+  }
+  m.members.reserve(members);
+  for (uint32_t i = 0; i < members; ++i) {
+    MDN_ASSIGN_OR_RETURN(transport::HostPort hp, ReadHostPort(r));
+    m.members.push_back(std::move(hp));
+  }
+  MDN_ASSIGN_OR_RETURN(m.links, ReadLinkMatrix(r, static_cast<int>(members)));
   return m;
 }
 
@@ -216,6 +329,9 @@ MsgType TypeOf(const ControlMessage& msg) {
     MsgType operator()(const ReconnectMsg&) const {
       return MsgType::kReconnect;
     }
+    MsgType operator()(const LinkReportMsg&) const {
+      return MsgType::kLinkReport;
+    }
   };
   return std::visit(Visitor{}, msg);
 }
@@ -240,6 +356,8 @@ const char* MsgTypeName(MsgType type) {
       return "UPDATE";
     case MsgType::kReconnect:
       return "RECONNECT";
+    case MsgType::kLinkReport:
+      return "LINK_REPORT";
   }
   return "?";
 }
@@ -267,6 +385,7 @@ std::vector<uint8_t> EncodePayload(const ControlMessage& msg) {
     w.I32(ro.rank);
     w.I32(ro.world_size);
     for (const transport::HostPort& hp : ro.peers) WriteHostPort(w, hp);
+    if (!ro.links.empty()) WriteLinkMatrix(w, ro.links);
   } else if (const auto* m = std::get_if<ErrorMsg>(&msg)) {
     w.U32(static_cast<uint32_t>(m->code));
     w.Str(m->message);
@@ -284,6 +403,11 @@ std::vector<uint8_t> EncodePayload(const ControlMessage& msg) {
   } else if (const auto* m = std::get_if<ReconnectMsg>(&msg)) {
     WriteReconnectFields(w, *m);
     w.Bytes(m->mac.data(), m->mac.size());
+  } else if (const auto* m = std::get_if<LinkReportMsg>(&msg)) {
+    w.U64(m->epoch);
+    w.U32(static_cast<uint32_t>(m->members.size()));
+    for (const transport::HostPort& hp : m->members) WriteHostPort(w, hp);
+    WriteLinkMatrix(w, m->links);
   }
   return w.Take();
 }
@@ -319,6 +443,9 @@ absl::StatusOr<ControlMessage> DecodePayload(const uint8_t* data, size_t len) {
       break;
     case MsgType::kReconnect:
       msg = DecodeReconnect(r);
+      break;
+    case MsgType::kLinkReport:
+      msg = DecodeLinkReport(r);
       break;
     default:
       return Malformed(absl::StrCat("unknown message type ", type));

@@ -17,6 +17,11 @@
 //              coord -> ROSTER once every live member has asked: a new
 //                       epoch if anything changed (or any member forced
 //                       it), else the same roster again
+//              peer -> LINK_REPORT{epoch, members, link matrix}  (rank 0,
+//                       after measuring the links; version 4)
+// From version 4 a ROSTER may end with the link matrix the coordinator
+// kept from earlier reports, remapped to the roster's ranks (absent when
+// nothing is known); a version-3 peer is sent rosters without it.
 // A coordinator that restarts has no state; peers reconnect with
 //              peer -> HELLO ... RECONNECT{group, epoch, rank, world size,
 //                                          data address, mac_p}
@@ -56,8 +61,10 @@
 namespace meridian::coordinator {
 
 // Version 2 added authentication; version 3 heartbeats, membership changes
-// and reconnection (WELCOME gained a field).  Older peers cannot be served.
-inline constexpr uint16_t kProtocolVersion = 3;
+// and reconnection (WELCOME gained a field); version 4 link reports and
+// the link matrix in ROSTER.  Older than 3 cannot be served.
+inline constexpr uint16_t kProtocolVersion = 4;
+inline constexpr uint16_t kLinkReportVersion = 4;
 inline constexpr uint16_t kMinProtocolVersion = 3;
 
 // Values are on the wire; never renumber.
@@ -71,6 +78,7 @@ enum class MsgType : uint8_t {
   kNotice = 7,
   kUpdate = 8,
   kReconnect = 9,
+  kLinkReport = 10,
 };
 
 inline constexpr int kMaxWorldSize = 1 << 16;
@@ -81,6 +89,14 @@ inline constexpr size_t kMaxHostLength = 255;
 // far more, and the peer trusts the coordinator it chose to contact.
 inline constexpr transport::FrameLimits kPeerToCoordinatorLimits{0, 64u << 10};
 inline constexpr transport::FrameLimits kCoordinatorToPeerLimits{0, 32u << 20};
+// A member has proved the token and holds a place in the group, so it may
+// send a link report of up to kMaxLinkPairs pairs.
+inline constexpr transport::FrameLimits kMemberToCoordinatorLimits{0, 1u << 20};
+// Pairs a link matrix may carry (36 bytes each on the wire): a complete
+// matrix of 128 peers, about 290 KB in each of their rosters.  Larger
+// groups re-probe at every epoch rather than have the coordinator copy
+// tens of megabytes into rosters.
+inline constexpr size_t kMaxLinkPairs = 8128;
 
 struct HelloMsg {
   uint16_t min_version = kMinProtocolVersion;
@@ -134,6 +150,16 @@ struct ReconnectMsg {
   transport::HostPort data_address;
   transport::Mac mac{};
 };
+// Rank 0's measurement of the links of `epoch`, sent after every probe
+// (also a re-probe on drift).  The pairs' a and b index `members`: the data
+// addresses of the epoch's ranks, in rank order.  Addresses, unlike ranks,
+// stay with a peer from epoch to epoch, so the coordinator keeps the pairs
+// by address and remaps them to the ranks of each later epoch.
+struct LinkReportMsg {
+  uint64_t epoch = 0;
+  std::vector<transport::HostPort> members;
+  LinkMatrix links;
+};
 inline constexpr size_t kMaxReasonLength = 4096;
 
 // Domain separation and roles of the two MACs (transport/auth.h).
@@ -147,7 +173,8 @@ std::vector<uint8_t> ReconnectAuthContext(const ReconnectMsg& msg);
 
 using ControlMessage =
     std::variant<HelloMsg, WelcomeMsg, JoinMsg, RosterMsg, ErrorMsg,
-                 HeartbeatMsg, NoticeMsg, UpdateMsg, ReconnectMsg>;
+                 HeartbeatMsg, NoticeMsg, UpdateMsg, ReconnectMsg,
+                 LinkReportMsg>;
 
 MsgType TypeOf(const ControlMessage& msg);
 const char* MsgTypeName(MsgType type);
@@ -178,6 +205,9 @@ class FrameAssembler {
   // How many bytes the assembler wants next, once Next() has returned
   // nullopt; reading no more than this keeps the buffer within one frame.
   size_t wanted() const;
+  // New limits for the frames after the one being assembled (a peer that
+  // became a member may send more).
+  void set_limits(const transport::FrameLimits& limits) { limits_ = limits; }
   void Append(const uint8_t* data, size_t len);
   // A complete message, nullopt when more bytes are needed, or the reason
   // the stream is malformed (the connection must then be dropped).

@@ -53,6 +53,7 @@ struct Server::Conn {
   transport::Fd fd;
   transport::HostPort peer;
   State state = State::kAwaitHello;
+  uint16_t version = 0;  // chosen in the WELCOME
   std::optional<Deadline> deadline;
   Deadline last_heard = Clock::now();
   transport::Nonce peer_nonce{};  // from its HELLO
@@ -309,7 +310,12 @@ void Server::Apply(Actions actions) {
     auto it = conns_.find(id);
     if (it == conns_.end() || it->second->dead) continue;
     Conn& c = *it->second;
-    if (std::holds_alternative<RosterMsg>(msg)) c.state = Conn::State::kMember;
+    if (auto* roster = std::get_if<RosterMsg>(&msg)) {
+      c.state = Conn::State::kMember;
+      c.in.set_limits(kMemberToCoordinatorLimits);
+      // An older peer's decoder takes a roster without the link matrix.
+      if (c.version < kLinkReportVersion) roster->roster.links = LinkMatrix();
+    }
     Send(c, msg);
   }
   for (auto& [id, why] : actions.refuse) {
@@ -336,6 +342,16 @@ void Server::Handle(Conn& c, ControlMessage msg) {
   const bool in_group =
       c.state == Conn::State::kJoined || c.state == Conn::State::kMember;
   if (in_group && type == MsgType::kHeartbeat) return;  // last_heard is set
+  if (c.state == Conn::State::kMember && type == MsgType::kLinkReport) {
+    // A report that cannot be used costs the group nothing but the report:
+    // the peer stays a member (an ERROR would end its membership).
+    absl::Status st = group_.ReportLinks(c.id, std::get<LinkReportMsg>(msg));
+    if (!st.ok()) {
+      MDN_LOG(Warn) << "coordinator ignoring the link report of " << c.name()
+                    << ": " << st.message();
+    }
+    return;
+  }
   if (c.state == Conn::State::kMember && type == MsgType::kUpdate) {
     absl::StatusOr<Actions> actions =
         group_.RequestUpdate(c.id, std::get<UpdateMsg>(msg));
@@ -378,6 +394,7 @@ void Server::HandleHello(Conn& c, const HelloMsg& hello) {
   c.state = Conn::State::kAwaitJoin;
   WelcomeMsg welcome;
   welcome.version = std::min(hello.max_version, kProtocolVersion);
+  c.version = welcome.version;
   welcome.heartbeat_interval_ms =
       static_cast<uint32_t>(options_.heartbeat_interval_ms());
   if (have_token) {
@@ -437,6 +454,7 @@ void Server::HandleReconnect(Conn& c, const ReconnectMsg& msg) {
     return;
   }
   c.state = Conn::State::kMember;
+  c.in.set_limits(kMemberToCoordinatorLimits);
   c.deadline.reset();
   Apply(std::move(*accepted));
 }

@@ -5,6 +5,7 @@
 // change is an ERROR's status code, which the decoder maps to kUnknown when
 // this build does not know it, and that must then be stable.
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <variant>
@@ -18,6 +19,24 @@ namespace {
 
 using namespace meridian::coordinator;  // NOLINT: a test of this namespace
 
+// Pairs of n peers, each once in increasing order, every value measured.
+void CheckLinks(const LinkMatrix& links, int n) {
+  FUZZ_CHECK(links.pairs.size() <= kMaxLinkPairs);
+  FUZZ_CHECK(std::isfinite(links.gamma_Bps) && links.gamma_Bps >= 0);
+  FUZZ_CHECK(std::isfinite(links.mem_Bps) && links.mem_Bps >= 0);
+  for (size_t i = 0; i < links.pairs.size(); ++i) {
+    const LinkPair& p = links.pairs[i];
+    FUZZ_CHECK(p.a >= 0 && p.a < p.b && p.b < n);
+    if (i > 0) {
+      const LinkPair& q = links.pairs[i - 1];
+      FUZZ_CHECK(q.a < p.a || (q.a == p.a && q.b < p.b));
+    }
+    for (double v : {p.rtt_s, p.a_to_b_Bps, p.b_to_a_Bps}) {
+      FUZZ_CHECK(std::isfinite(v) && v > 0);
+    }
+  }
+}
+
 void CheckRanges(const ControlMessage& msg) {
   if (const auto* m = std::get_if<HelloMsg>(&msg)) {
     FUZZ_CHECK(m->min_version <= m->max_version);
@@ -30,6 +49,13 @@ void CheckRanges(const ControlMessage& msg) {
     FUZZ_CHECK(ro.peers.size() == static_cast<size_t>(ro.world_size));
     for (const auto& hp : ro.peers)
       FUZZ_CHECK(hp.host.size() <= kMaxHostLength);
+    CheckLinks(ro.links, ro.world_size);
+  } else if (const auto* m = std::get_if<LinkReportMsg>(&msg)) {
+    FUZZ_CHECK(!m->members.empty() &&
+               m->members.size() <= static_cast<size_t>(kMaxWorldSize));
+    for (const auto& hp : m->members)
+      FUZZ_CHECK(hp.host.size() <= kMaxHostLength);
+    CheckLinks(m->links, static_cast<int>(m->members.size()));
   } else if (const auto* m = std::get_if<ErrorMsg>(&msg)) {
     FUZZ_CHECK(m->code != absl::StatusCode::kOk);
   }

@@ -121,14 +121,40 @@ seed("tcp_frame_reader_fuzzer", "over_limit", header(HELLO, 4097))
 # --- coordinator_message_fuzzer: one payload (MsgType byte, then fields).
 M_HELLO, M_WELCOME, M_JOIN, M_ROSTER, M_ERROR = 1, 2, 3, 4, 5
 M_HEARTBEAT, M_NOTICE, M_UPDATE, M_RECONNECT = 6, 7, 8, 9
+M_LINK_REPORT = 10
 
 
-def roster(rank, peers, group=0x1234, epoch=1, world=None):
+def f64(v): return struct.pack("<d", v)
+
+
+# Version 4: a link matrix (compute rates, then pairs a < b in increasing
+# order: round trip, rate each way, round tag) ends a ROSTER when links are
+# known, and is the body of a LINK_REPORT after the members' addresses.
+def links(pairs, gamma=8e9, mem=1e10):
+    body = f64(gamma) + f64(mem) + u32(len(pairs))
+    for a, b, rtt, ab, ba, tag in pairs:
+        body += u32(a) + u32(b) + f64(rtt) + f64(ab) + f64(ba) + u32(tag)
+    return body
+
+
+def roster(rank, peers, group=0x1234, epoch=1, world=None, matrix=b""):
     world = len(peers) if world is None else world
     body = u64(group) + u64(epoch) + i32(rank) + i32(world)
     for host, port in peers:
         body += s(host) + u16(port)
-    return u8(M_ROSTER) + body
+    return u8(M_ROSTER) + body + matrix
+
+
+def link_report(epoch, members, matrix):
+    body = u64(epoch) + u32(len(members))
+    for host, port in members:
+        body += s(host) + u16(port)
+    return u8(M_LINK_REPORT) + body + matrix
+
+
+PEERS3 = [(b"10.0.0.1", 40000), (b"10.0.0.2", 40001), (b"::1", 40002)]
+PAIRS3 = [(0, 1, 2e-4, 1e9, 9e8, 0), (0, 2, 0.08, 1e8, 1.1e8, 1),
+          (1, 2, 0.08, 1.2e8, 1e8, 2)]
 
 
 # Version 3 layouts: HELLO carries an auth flag and the peer's nonce,
@@ -167,7 +193,23 @@ msgs = {
     "error": u8(M_ERROR) + u32(3) + s(b"world size 4 differs from 8"),
     "error_unknown_code": u8(M_ERROR) + u32(99) + s(b"from a newer build"),
     "trailing": u8(M_WELCOME) + u16(3) + NONCE + MAC + u32(0) + b"\x00",
-    "unknown_type": u8(10),
+    "unknown_type": u8(0xEE),
+    "roster_links": roster(1, PEERS3, matrix=links(PAIRS3)),
+    "roster_links_empty": roster(1, PEERS3, matrix=links([], 0, 0)),
+    "roster_links_outside": roster(
+        1, PEERS3, matrix=links([(1, 3, 1e-4, 1e9, 1e9, 0)])),
+    "link_report": link_report(2, PEERS3, links(PAIRS3)),
+    "link_report_nan": link_report(
+        2, PEERS3, links([(0, 1, float("nan"), 1e9, 1e9, 0)])),
+    "link_report_negative_rate": link_report(
+        2, PEERS3, links([(0, 1, 1e-4, -1e9, 1e9, 0)])),
+    "link_report_out_of_order": link_report(
+        2, PEERS3, links([PAIRS3[1], PAIRS3[0]])),
+    "link_report_repeated": link_report(
+        2, PEERS3, links([PAIRS3[0], PAIRS3[0]])),
+    "link_report_too_many_pairs": link_report(
+        2, PEERS3[:2], f64(8e9) + f64(1e10) + u32(2)),
+    "link_report_truncated": link_report(2, PEERS3, links(PAIRS3))[:-1],
     "heartbeat": u8(M_HEARTBEAT) + u64(3),
     "notice_lost": notice(2, 1, 3, 1, b"rank 3 of epoch 2 was lost: evicted"),
     "notice_pending": notice(1, 2, -1, 0, b""),

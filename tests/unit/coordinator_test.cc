@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <future>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -160,9 +162,23 @@ std::vector<uint8_t> ControlFrame(const std::vector<uint8_t>& payload,
   return out;
 }
 
+// Links of three peers as rank 0 would report or a roster hand out.
+LinkMatrix ThreeLinks() {
+  LinkMatrix m;
+  m.gamma_Bps = 8e9;
+  m.mem_Bps = 1e10;
+  m.pairs = {{0, 1, 2e-4, 1e9, 9e8, 0}, {0, 2, 0.08, 1e8, 1.1e8, 1},
+             {1, 2, 0.08, 1.2e8, 1e8, 2}};
+  return m;
+}
+
 TEST(CoordinatorProtocol, RoundTripsEveryMessage) {
-  Roster roster{0x1234, 1, 2, 3, {DataAddr(0), DataAddr(1), {"::1", 7}}};
+  Roster roster{0x1234, 1, 2, 3, {DataAddr(0), DataAddr(1), {"::1", 7}}, {}};
+  Roster with_links = roster;
+  with_links.links = ThreeLinks();
+  LinkReportMsg report{7, {DataAddr(0), DataAddr(1), {"::1", 7}}, ThreeLinks()};
   std::vector<ControlMessage> msgs = {
+      RosterMsg{with_links}, report,
       HelloMsg{1, 3}, WelcomeMsg{2}, JoinMsg{4, -1, DataAddr(5)},
       RosterMsg{roster}, ErrorMsg{absl::StatusCode::kFailedPrecondition, "no"},
       HeartbeatMsg{9}, NoticeMsg{3, 2, 1, true, "rank 1 was lost"},
@@ -209,6 +225,212 @@ TEST(CoordinatorProtocol, RejectsMalformedPayloads) {
   EXPECT_FALSE(DecodePayload(w.data().data(), w.data().size()).ok());
   uint8_t bad_hello[] = {uint8_t(MsgType::kHello), 3, 0, 1, 0};  // 3..1
   EXPECT_FALSE(DecodePayload(bad_hello, sizeof(bad_hello)).ok());
+}
+
+TEST(CoordinatorProtocol, LinkMatrixSurvivesTheRoundTripExactly) {
+  LinkReportMsg report{7, {DataAddr(0), DataAddr(1), {"::1", 7}}, ThreeLinks()};
+  std::vector<uint8_t> bytes = EncodePayload(report);
+  auto got = DecodePayload(bytes.data(), bytes.size());
+  ASSERT_TRUE(got.ok()) << got.status();
+  const auto& back = std::get<LinkReportMsg>(*got);
+  EXPECT_EQ(back.epoch, 7u);
+  ASSERT_EQ(back.members.size(), 3u);
+  EXPECT_EQ(back.members[2].ToString(), "[::1]:7");
+  ASSERT_EQ(back.links.pairs.size(), 3u);
+  EXPECT_EQ(back.links.gamma_Bps, 8e9);
+  EXPECT_EQ(back.links.pairs[1].a, 0);
+  EXPECT_EQ(back.links.pairs[1].b, 2);
+  EXPECT_EQ(back.links.pairs[1].rtt_s, 0.08);
+  EXPECT_EQ(back.links.pairs[1].b_to_a_Bps, 1.1e8);
+  EXPECT_EQ(back.links.pairs[2].round, 2u);
+  // A roster without known links is the version-3 layout, byte for byte.
+  Roster plain{0x1234, 1, 0, 1, {DataAddr(0)}, {}};
+  std::vector<uint8_t> v4 = EncodePayload(RosterMsg{plain});
+  transport::ByteWriter v3;
+  v3.U8(uint8_t(MsgType::kRoster));
+  v3.U64(0x1234);
+  v3.U64(1);
+  v3.I32(0);
+  v3.I32(1);
+  v3.Str(DataAddr(0).host);
+  v3.U16(DataAddr(0).port);
+  EXPECT_EQ(v4, v3.data());
+}
+
+// Every way a link report can be malformed is refused by the decoder
+// (InvalidArgument, which makes the coordinator drop the connection), never
+// read past its end nor allocated from a forged count.
+TEST(CoordinatorProtocol, RejectsMalformedLinkReports) {
+  const std::vector<transport::HostPort> members = {DataAddr(0), DataAddr(1), {"::1", 7}};
+  auto decode = [](const LinkReportMsg& m) {
+    std::vector<uint8_t> b = EncodePayload(m);
+    return DecodePayload(b.data(), b.size());
+  };
+  ASSERT_TRUE(decode(LinkReportMsg{3, members, ThreeLinks()}).ok());
+  std::vector<uint8_t> good = EncodePayload(LinkReportMsg{3, members, ThreeLinks()});
+  for (size_t len = 0; len < good.size(); ++len) {
+    EXPECT_FALSE(DecodePayload(good.data(), len).ok()) << "truncated at " << len;
+  }
+  good.push_back(0);
+  EXPECT_FALSE(DecodePayload(good.data(), good.size()).ok()) << "trailing byte";
+
+  auto expect_bad = [&](const char* what, const std::function<void(LinkReportMsg&)>& spoil) {
+    LinkReportMsg m{3, members, ThreeLinks()};
+    spoil(m);
+    absl::StatusOr<ControlMessage> got = decode(m);
+    ASSERT_FALSE(got.ok()) << what;
+    EXPECT_TRUE(absl::IsInvalidArgument(got.status())) << what << ": " << got.status();
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  expect_bad("NaN round trip", [&](LinkReportMsg& m) { m.links.pairs[0].rtt_s = nan; });
+  expect_bad("infinite rate", [&](LinkReportMsg& m) { m.links.pairs[1].a_to_b_Bps = inf; });
+  expect_bad("zero rate", [](LinkReportMsg& m) { m.links.pairs[2].b_to_a_Bps = 0; });
+  expect_bad("negative round trip", [](LinkReportMsg& m) { m.links.pairs[0].rtt_s = -1e-3; });
+  expect_bad("negative reduce rate", [](LinkReportMsg& m) { m.links.gamma_Bps = -1; });
+  expect_bad("NaN copy rate", [&](LinkReportMsg& m) { m.links.mem_Bps = nan; });
+  expect_bad("pair outside the members", [](LinkReportMsg& m) { m.links.pairs[2].b = 3; });
+  expect_bad("pair with itself", [](LinkReportMsg& m) { m.links.pairs[0].b = 0; });
+  expect_bad("pair upside down",
+             [](LinkReportMsg& m) { std::swap(m.links.pairs[0].a, m.links.pairs[0].b); });
+  expect_bad("pairs out of order",
+             [](LinkReportMsg& m) { std::swap(m.links.pairs[0], m.links.pairs[1]); });
+  expect_bad("pair twice", [](LinkReportMsg& m) { m.links.pairs[1] = m.links.pairs[0]; });
+  expect_bad("no members", [](LinkReportMsg& m) { m.members.clear(); });
+  expect_bad("more pairs than two members have", [](LinkReportMsg& m) { m.members.resize(2); });
+
+  // Counts that the payload cannot hold are refused before allocating.
+  transport::ByteWriter w;
+  w.U8(uint8_t(MsgType::kLinkReport));
+  w.U64(3);
+  w.U32(kMaxWorldSize);  // members claimed, none present
+  EXPECT_FALSE(DecodePayload(w.data().data(), w.data().size()).ok());
+  transport::ByteWriter p;
+  p.U8(uint8_t(MsgType::kLinkReport));
+  p.U64(3);
+  p.U32(300);
+  for (int i = 0; i < 300; ++i) {
+    p.Str("h");
+    p.U16(1);
+  }
+  p.U64(0);
+  p.U64(0);
+  p.U32(uint32_t(kMaxLinkPairs));  // pairs claimed, none present
+  EXPECT_FALSE(DecodePayload(p.data().data(), p.data().size()).ok());
+
+  // A roster's link section: pairs of its own ranks only, never empty.
+  Roster ro{0x1234, 2, 0, 2, {DataAddr(0), DataAddr(1)}, {}};
+  ro.links = ThreeLinks();  // pairs of ranks up to 2 in a roster of 2
+  std::vector<uint8_t> b = EncodePayload(RosterMsg{ro});
+  EXPECT_FALSE(DecodePayload(b.data(), b.size()).ok());
+  transport::ByteWriter empty;
+  std::vector<uint8_t> plain = EncodePayload(RosterMsg{Roster{1, 1, 0, 1, {DataAddr(0)}, {}}});
+  for (uint8_t byte : plain) empty.U8(byte);
+  empty.U64(0);
+  empty.U64(0);
+  empty.U32(0);
+  EXPECT_FALSE(DecodePayload(empty.data().data(), empty.data().size()).ok());
+}
+
+// A member whose link report cannot be used keeps its membership (the
+// report is ignored); rank 0's report of the current epoch comes back in
+// the rosters of the next step boundary.
+TEST(Coordinator, LinkReportsAreCheckedAndHandedOutWithTheRoster) {
+  auto coord = StartCoordinator();
+  std::vector<Joined> joined = JoinAll(coord->address(), 2, {0, 1});
+  ASSERT_TRUE(joined[0].roster.ok() && joined[1].roster.ok());
+  EXPECT_TRUE(joined[0].roster->links.empty());
+  EXPECT_EQ(joined[0].client->protocol_version(), kProtocolVersion);
+  std::vector<transport::Fd> fds;
+  for (Joined& j : joined) fds.push_back(j.client->ReleaseFd());
+  const std::vector<transport::HostPort> members = {DataAddr(0), DataAddr(1)};
+  LinkMatrix one;
+  one.gamma_Bps = 5e9;
+  one.mem_Bps = 6e9;
+  one.pairs = {{0, 1, 1e-3, 2e9, 3e9, 0}};
+  auto write = [](int fd, const ControlMessage& m) {
+    ASSERT_TRUE(WriteMessage(fd, m, DeadlineAfterMs(kDeadlineMs)).ok());
+  };
+  // Ignored: another epoch, another member list, not rank 0.  The large
+  // one is past the limits of a peer that is not a member yet (64 KiB):
+  // a member may send it, so it is read, and refused for its members.
+  LinkReportMsg big;
+  big.epoch = 1;
+  for (int i = 0; i < 128; ++i) big.members.push_back(DataAddr(i));
+  for (int a = 0; a < 128; ++a) {
+    for (int b = a + 1; b < 128; ++b) big.links.pairs.push_back({a, b, 1e-3, 1e9, 1e9, 0});
+  }
+  ASSERT_GT(EncodePayload(big).size(), size_t{kPeerToCoordinatorLimits.max_control_payload});
+  write(fds[0].get(), big);
+  write(fds[0].get(), LinkReportMsg{5, members, one});
+  write(fds[0].get(), LinkReportMsg{1, {DataAddr(0), DataAddr(7)}, one});
+  write(fds[1].get(), LinkReportMsg{1, members, one});
+  auto step = [&](bool expect_links) {
+    for (auto& fd : fds) write(fd.get(), UpdateMsg{1, false});
+    for (auto& fd : fds) {
+      absl::StatusOr<ControlMessage> m =
+          ReadMessage(fd.get(), kCoordinatorToPeerLimits, DeadlineAfterMs(kDeadlineMs));
+      ASSERT_TRUE(m.ok()) << m.status();
+      const auto* r = std::get_if<RosterMsg>(&*m);
+      ASSERT_NE(r, nullptr) << MsgTypeName(TypeOf(*m));
+      EXPECT_EQ(r->roster.epoch, 1u);
+      EXPECT_EQ(!r->roster.links.empty(), expect_links);
+      if (expect_links) {
+        ASSERT_EQ(r->roster.links.pairs.size(), 1u);
+        EXPECT_EQ(r->roster.links.pairs[0].a_to_b_Bps, 2e9);
+        EXPECT_EQ(r->roster.links.gamma_Bps, 5e9);
+      }
+    }
+  };
+  step(false);
+  write(fds[0].get(), LinkReportMsg{1, members, one});
+  step(true);
+}
+
+// A version-3 peer shares the coordinator with version-4 peers: its
+// rosters never carry the link matrix its decoder would take for trailing
+// bytes.
+TEST(Coordinator, VersionThreePeerGetsRostersWithoutLinks) {
+  auto coord = StartCoordinator();
+  auto v4 = std::async(std::launch::async, [&] {
+    return ConnectAndJoin(coord->address(), 2, 0, DataAddr(0));
+  });
+  transport::Fd v3 = RawConnect(coord->address());
+  const auto deadline = [] { return DeadlineAfterMs(kDeadlineMs); };
+  ASSERT_TRUE(WriteMessage(v3.get(), HelloMsg{3, 3}, deadline()).ok());
+  auto welcome = ReadMessage(v3.get(), kCoordinatorToPeerLimits, deadline());
+  ASSERT_TRUE(welcome.ok()) << welcome.status();
+  EXPECT_EQ(std::get<WelcomeMsg>(*welcome).version, 3);
+  ASSERT_TRUE(WriteMessage(v3.get(), JoinMsg{2, 1, DataAddr(1)}, deadline()).ok());
+  auto first = ReadMessage(v3.get(), kCoordinatorToPeerLimits, deadline());
+  ASSERT_TRUE(first.ok()) << first.status();
+  Joined member = v4.get();
+  ASSERT_TRUE(member.roster.ok()) << member.roster.status();
+  transport::Fd fd = member.client->ReleaseFd();
+  LinkMatrix one;
+  one.gamma_Bps = 5e9;
+  one.mem_Bps = 6e9;
+  one.pairs = {{0, 1, 1e-3, 2e9, 3e9, 0}};
+  ASSERT_TRUE(WriteMessage(fd.get(), LinkReportMsg{1, {DataAddr(0), DataAddr(1)}, one},
+                           deadline())
+                  .ok());
+  for (int fd_of : {fd.get(), v3.get()}) {
+    ASSERT_TRUE(WriteMessage(fd_of, UpdateMsg{1, false}, deadline()).ok());
+  }
+  auto v4_roster = ReadMessage(fd.get(), kCoordinatorToPeerLimits, deadline());
+  ASSERT_TRUE(v4_roster.ok()) << v4_roster.status();
+  EXPECT_EQ(std::get<RosterMsg>(*v4_roster).roster.links.pairs.size(), 1u);
+  // Read as raw bytes: exactly the version-3 layout, nothing after it.
+  uint8_t header[transport::kFrameHeaderSize];
+  ASSERT_TRUE(transport::ReadFull(v3.get(), header, sizeof(header), deadline()).ok());
+  auto h = transport::DecodeFrameHeader(header, kCoordinatorToPeerLimits);
+  ASSERT_TRUE(h.ok()) << h.status();
+  std::vector<uint8_t> payload(h->length);
+  ASSERT_TRUE(transport::ReadFull(v3.get(), payload.data(), payload.size(), deadline()).ok());
+  Roster expected = std::get<RosterMsg>(*v4_roster).roster;
+  expected.rank = 1;
+  expected.links = LinkMatrix();
+  EXPECT_EQ(payload, EncodePayload(RosterMsg{expected}));
 }
 
 TEST(Coordinator, PeersGetConsistentRosters) {
