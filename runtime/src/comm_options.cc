@@ -76,9 +76,11 @@ absl::Status ResolvePlannerOptions(PlannerOptions* p) {
       p->probe = -1;
     } else if (*v == "0" || *v == "1") {
       p->probe = *v == "1" ? 1 : 0;
+    } else if (*v == "always") {
+      p->probe = PlannerOptions::kProbeAlways;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("MERIDIAN_PROBE='", *v, "' is not one of auto, 0, 1"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "MERIDIAN_PROBE='", *v, "' is not one of auto, 0, 1, always"));
     }
   }
   const int64_t bytes = param::ProbeBytes();

@@ -22,7 +22,11 @@ struct PlannerOptions {
   bool reorder_ring = true;         // MERIDIAN_RING_ORDER=auto|rank
   bool debug_plan = false;          // MERIDIAN_DEBUG contains "plan"
   // MERIDIAN_PROBE: -1 (auto) probes groups of 3 or more, whose ring order
-  // can matter; 0 never (rank-order plans on a uniform model); 1 always.
+  // can matter; 0 never (rank-order plans on a uniform model); 1 groups of
+  // 2 too.  Both probe only the pairs the coordinator does not hand out
+  // (measured in an earlier epoch); kProbeAlways (=always) probes every
+  // pair at every epoch, as 1 does for a new group.
+  static constexpr int kProbeAlways = 2;
   int probe = -1;
   planner::ProbeShape probe_shape;  // MERIDIAN_PROBE_BYTES per direction
   // MERIDIAN_REPLAN_DRIFT: at a step boundary (mdnCommUpdate), re-measure

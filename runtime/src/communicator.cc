@@ -11,6 +11,7 @@
 #include "base/status_macros.h"
 #include "collectives/math/types.h"
 #include "planner/choose.h"
+#include "runtime/src/link_matrix.h"
 #include "runtime/src/link_prober.h"
 #include "runtime/src/params.h"
 
@@ -178,37 +179,78 @@ absl::Status Communicator::RunNow(const collectives::OpSpec& spec,
   return result;
 }
 
-absl::Status Communicator::MeasureLinks() {
+absl::Status Communicator::MeasureLinks(bool full) {
   const int n = roster_.world_size;
   const PlannerOptions& po = options_.planner;
-  const bool probe = po.probe == 1 ? n >= 2 : po.probe == -1 && n >= 3;
+  const bool probe = po.probe >= 1 ? n >= 2 : po.probe == -1 && n >= 3;
   measured_ = false;
   topology_ = planner::Topology::Uniform(n, 0, 1);
   cost_ = planner::CostParams();
+  LinkStats stats;
+  stats.epoch = roster_.epoch;
   if (probe) {
     const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<MeasuredNetwork> t = ProbeLinks(
-        roster_.rank, n, po.probe_shape,
-        [this](int peer) {
-          return links_[peer] != nullptr ? links_[peer]->num_connections() : 1;
-        },
-        executor_.get(),
-        [this](const collectives::OpSpec& spec,
-               std::shared_ptr<const planner::Plan> plan, const void* in,
-               void* out) { return RunNow(spec, std::move(plan), in, out); });
-    if (!t.ok()) {
-      return absl::Status(t.status().code(),
-                          absl::StrCat("measuring the links of epoch ", roster_.epoch,
-                                       ": ", t.status().message()));
+    // What earlier epochs measured, as the coordinator hands it out: the
+    // same on every rank (one roster), so every rank probes the same pairs
+    // and builds the same topology.
+    const bool use_handed_out = !full && po.probe != PlannerOptions::kProbeAlways;
+    std::vector<planner::PairSample> known;
+    if (use_handed_out) known = HandedOutSamples(roster_);
+    bool done = false;
+    if (!known.empty() && HandsOutEverything(roster_)) {
+      absl::StatusOr<planner::Topology> t = planner::TopologyFromSamples(n, known);
+      if (t.ok()) {
+        topology_ = *std::move(t);
+        cost_ = HandedOutCost(roster_);
+        done = true;
+      } else {
+        // Every rank got the same matrix and fails alike, so all fall back
+        // to probing together.
+        MDN_LOG(Warn) << "the links handed out for epoch " << roster_.epoch
+                      << " do not make a topology (" << t.status().message()
+                      << "); probing every pair";
+        known.clear();
+      }
     }
-    topology_ = std::move(t->topology);
-    cost_ = t->cost;
+    stats.handed_out_pairs = static_cast<int>(known.size());
+    if (!done) {
+      absl::StatusOr<MeasuredNetwork> t = ProbeLinks(
+          roster_.rank, n, po.probe_shape, std::move(known),
+          [this](int peer) {
+            return links_[peer] != nullptr ? links_[peer]->num_connections() : 1;
+          },
+          executor_.get(),
+          [this](const collectives::OpSpec& spec,
+                 std::shared_ptr<const planner::Plan> plan, const void* in,
+                 void* out) { return RunNow(spec, std::move(plan), in, out); });
+      if (!t.ok()) {
+        return absl::Status(t.status().code(),
+                            absl::StrCat("measuring the links of epoch ", roster_.epoch,
+                                         ": ", t.status().message()));
+      }
+      topology_ = std::move(t->topology);
+      cost_ = t->cost;
+      stats.probed_pairs = t->probed_pairs;
+      stats.probe_rounds = t->rounds;
+      // The coordinator keeps it for the next epochs (and refreshes what it
+      // had after a re-probe on drift).
+      if (roster_.rank == 0 && membership_) {
+        membership_->ReportLinks(LinkReport(roster_, t->samples, cost_));
+      }
+    }
     measured_ = true;
-    const double secs =
+    stats.measured = true;
+    stats.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    MDN_LOG(Info) << "probed " << n << " peers in " << secs << " s: "
-                  << topology_.num_regions() << " region(s); reduce "
+    MDN_LOG(Info) << "links of epoch " << roster_.epoch << ": " << stats.handed_out_pairs
+                  << " pairs handed out by the coordinator, " << stats.probed_pairs
+                  << " probed in " << stats.probe_rounds << " rounds (" << stats.seconds
+                  << " s): " << topology_.num_regions() << " region(s); reduce "
                   << cost_.gamma_Bps / 1e9 << " GB/s, copy " << cost_.mem_Bps / 1e9 << " GB/s";
+  }
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    link_stats_ = stats;
   }
   for (const transport::HostPort& p : roster_.peers) topology_.names.push_back(p.ToString());
   if (measured_ && roster_.rank == 0 && !po.topology_file.empty()) {
@@ -220,6 +262,11 @@ absl::Status Communicator::MeasureLinks() {
     }
   }
   return absl::OkStatus();
+}
+
+LinkStats Communicator::link_stats() const {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  return link_stats_;
 }
 
 Communicator::~Communicator() {
@@ -381,7 +428,8 @@ absl::Status Communicator::CheckDrift() {
                 << "(MERIDIAN_REPLAN_DRIFT=" << limit << "): re-measuring the links";
   plans_.clear();
   drift_ref_ = 0;
-  return MeasureLinks();
+  // Every pair again: the handed-out matrix is what drifted.
+  return MeasureLinks(/*full=*/true);
 }
 
 void Communicator::ApplyNotices() {

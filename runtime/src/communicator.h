@@ -40,6 +40,17 @@
 
 namespace meridian::runtime {
 
+// How the links of the current epoch were obtained (tests and tools read
+// it; nothing depends on it).
+struct LinkStats {
+  uint64_t epoch = 0;
+  bool measured = false;      // plans use measured links (else uniform)
+  int handed_out_pairs = 0;   // pairs taken from the coordinator's roster
+  int probed_pairs = 0;       // pairs probed for this epoch
+  int probe_rounds = 0;       // rounds those probes took
+  double seconds = 0;         // probing and merging, wall time
+};
+
 class Communicator {
  public:
   // Joins the group at the coordinator and connects to every peer; blocks
@@ -53,6 +64,8 @@ class Communicator {
   int size() const { return size_.load(); }
   uint64_t epoch() const { return epoch_.load(); }
   int connections_per_peer() const { return connections_per_peer_.load(); }
+  // Of the latest measurement (a new epoch, or a re-probe on drift).
+  LinkStats link_stats() const;
   const CommOptions& options() const { return options_; }
   // Peers waiting to join, as this rank last heard from the coordinator.
   int local_pending_joiners() const;
@@ -119,8 +132,11 @@ class Communicator {
                       std::shared_ptr<const planner::Plan> plan,
                       const void* input, void* output);
   // Measures this epoch's links when PlannerOptions ask for it; otherwise
-  // plans use a uniform model.
-  absl::Status MeasureLinks();
+  // plans use a uniform model.  Pairs the roster hands out are used as
+  // they are, unless `full` (a re-probe on drift) or MERIDIAN_PROBE=always
+  // asks for every pair; rank 0 reports what was measured to the
+  // coordinator, for the next epochs.
+  absl::Status MeasureLinks(bool full = false);
 
   const CommOptions options_;
   std::atomic<int> rank_{-1};
@@ -147,6 +163,8 @@ class Communicator {
   planner::Topology topology_;
   planner::CostParams cost_;  // calibrated with the links
   bool measured_ = false;
+  mutable std::mutex stats_mu_;
+  LinkStats link_stats_;  // guarded by stats_mu_
   using PlanKey = std::tuple<int, uint64_t, int, bool, bool, size_t>;
   std::map<PlanKey, CachedPlan> plans_;
   // Drift of real operations against the predictions made from the last

@@ -65,11 +65,17 @@ double ReceiveRate(const planner::ProbeSteps& s, const std::vector<Clock::time_p
 
 absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
                                            const planner::ProbeShape& shape,
+                                           std::vector<planner::PairSample> known,
                                            const std::function<int(int)>& connections,
                                            collectives::Executor* executor,
                                            const RunOperation& run) {
   const int n = world_size;
-  std::vector<planner::Round> rounds = planner::RoundRobinRounds(n);
+  // Only the pairs nobody has measured: for a joiner, its own pairs (about
+  // one per round); new rounds take tags after the known ones, so they are
+  // never taken for rounds that ran at the same time as older ones.
+  const uint32_t first_tag = planner::CompactRoundTags(&known);
+  const std::vector<planner::Round> rounds =
+      planner::RoundsWithout(planner::RoundRobinRounds(n), known);
   // Row of this rank: n round trips, n receive rates, then its reduce and
   // copy rates.
   std::vector<double> row(2 * static_cast<size_t>(n) + 2, -1.0);
@@ -136,7 +142,13 @@ absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
     copy[r] = p[2 * n + 1];
   }
   MeasuredNetwork out;
-  MDN_ASSIGN_OR_RETURN(out.topology, planner::TopologyFromProbes(rows, rounds));
+  MDN_ASSIGN_OR_RETURN(std::vector<planner::PairSample> probed,
+                       planner::SamplesFromProbes(rows, rounds, first_tag));
+  out.probed_pairs = static_cast<int>(probed.size());
+  out.rounds = static_cast<int>(rounds.size());
+  out.samples = std::move(known);
+  out.samples.insert(out.samples.end(), probed.begin(), probed.end());
+  MDN_ASSIGN_OR_RETURN(out.topology, planner::TopologyFromSamples(n, out.samples));
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];

@@ -189,6 +189,13 @@ TEST_F(PlannerOptionsTest, DefaultsAndOverrides) {
   EXPECT_EQ(o->planner.topology_file, "/tmp/t.txt");
 }
 
+TEST_F(PlannerOptionsTest, ProbeAlwaysIgnoresHandedOutLinks) {
+  setenv("MERIDIAN_PROBE", "always", 1);
+  absl::StatusOr<CommOptions> o = ResolveCommOptions(nullptr);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->planner.probe, PlannerOptions::kProbeAlways);
+}
+
 TEST_F(PlannerOptionsTest, MalformedValuesAreErrorsNamingTheVariable) {
   ExpectRejected("MERIDIAN_ALGO", "fastest");
   ExpectRejected("MERIDIAN_RING_ORDER", "random");
