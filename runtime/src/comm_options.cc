@@ -174,6 +174,13 @@ absl::StatusOr<CommOptions> ResolveCommOptions(const mdnCommConfig_t* cfg) {
   } else if (auto v = GetEnv("MERIDIAN_ADVERTISE_ADDR")) {
     o.advertise_host = *v;
   }
+  // Checked here, not at connect, so a typo fails before any network work.
+  if (auto v = GetEnv("MERIDIAN_SOCKET_IFNAME")) {
+    MDN_ASSIGN_OR_RETURN(o.socket_ifname, ParseIfnameFilter(*v));
+  }
+  if (auto v = GetEnv("MERIDIAN_PROGRESS_CPUS")) {
+    MDN_ASSIGN_OR_RETURN(o.progress_cpus, ParseProgressCpus(*v));
+  }
   o.chunk_bytes = static_cast<size_t>(std::max<int64_t>(64, param::ChunkBytes()));
   o.frame_bytes = static_cast<size_t>(std::max<int64_t>(4096, param::FrameBytes()));
   // -1 (any negative): sized from each path's RTT; 0: kernel autotuning.

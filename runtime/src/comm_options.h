@@ -5,11 +5,14 @@
 #define MERIDIAN_RUNTIME_SRC_COMM_OPTIONS_H_
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "meridian.h"
 #include "planner/probe.h"
+#include "runtime/src/progress_placement.h"
+#include "runtime/src/socket_ifname.h"
 #include "transport/socket.h"
 #include "transport/tcp/path_sizing.h"
 
@@ -46,7 +49,12 @@ struct CommOptions {
   int connections_per_peer = 0;  // 0: chosen from the peers' addresses
   int connect_timeout_ms = 0;
   int op_timeout_ms = 0;
-  std::string advertise_host;  // empty: the interface reaching the coordinator
+  std::string advertise_host;  // empty: chosen at connect (socket_ifname.h)
+  // MERIDIAN_SOCKET_IFNAME: which interfaces may supply the advertised
+  // address when advertise_host is empty; nullopt: the default choice.
+  std::optional<IfnameFilter> socket_ifname;
+  // MERIDIAN_PROGRESS_CPUS: where the progress thread runs.
+  ProgressCpus progress_cpus;
   size_t chunk_bytes = 0;
   size_t frame_bytes = 0;
   int socket_buffer_bytes = -1;  // < 0: from the RTT; 0: kernel autotuning

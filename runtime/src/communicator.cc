@@ -14,6 +14,8 @@
 #include "runtime/src/link_matrix.h"
 #include "runtime/src/link_prober.h"
 #include "runtime/src/params.h"
+#include "runtime/src/progress_placement.h"
+#include "runtime/src/socket_ifname.h"
 
 namespace meridian::runtime {
 
@@ -51,7 +53,13 @@ absl::StatusOr<std::unique_ptr<Communicator>> Communicator::Create(
     const CommOptions& options) {
   std::unique_ptr<Communicator> comm(new Communicator(options));
   MDN_RETURN_IF_ERROR(comm->Connect());
-  comm->progress_ = std::thread([c = comm.get()] { c->ProgressLoop(); });
+  // Decided here (the caller's affinity is what a launcher pinned), applied
+  // by the thread itself before its first operation.
+  Placement placement = PlanProgressPlacement(options.progress_cpus, comm->advertised_.host);
+  comm->progress_ = std::thread([c = comm.get(), placement] {
+    ApplyProgressPlacement(placement);
+    c->ProgressLoop();
+  });
   return comm;
 }
 
@@ -61,12 +69,19 @@ absl::Status Communicator::Connect() {
   MDN_ASSIGN_OR_RETURN(std::unique_ptr<coordinator::CoordinatorClient> client,
                        coordinator::CoordinatorClient::Connect(
                            options_.coordinator, options_.auth_token, deadline));
-  // Advertise the interface that reaches the coordinator unless told
-  // otherwise: that is the one peers elsewhere can most likely reach too.
-  // The listener lives as long as the communicator: every epoch's mesh is
-  // built on the same advertised port.
-  std::string host = options_.advertise_host.empty() ? client->local_host()
-                                                     : options_.advertise_host;
+  // Unless told otherwise, advertise an interface chosen on purpose
+  // (socket_ifname.h): MERIDIAN_SOCKET_IFNAME's, else the one that reaches
+  // the coordinator, never loopback while another interface has IPv4.  The
+  // listener lives as long as the communicator: every epoch's mesh is built
+  // on the same advertised port.
+  std::string host = options_.advertise_host;
+  if (host.empty()) {
+    MDN_ASSIGN_OR_RETURN(InterfaceChoice choice,
+                         ChooseLocalInterface(options_.socket_ifname ? &*options_.socket_ifname
+                                                                     : nullptr,
+                                              client->local_host()));
+    host = choice.address;
+  }
   auto listener = transport::TcpListener::Open(transport::HostPort{host, 0});
   if (!listener.ok()) {
     return absl::Status(listener.status().code(),

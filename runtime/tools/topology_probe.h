@@ -2,6 +2,10 @@
 // nodes, packages, cores, PUs, I/O devices and where they attach) and the
 // network interfaces with their addresses.  Without hwloc at build time,
 // only the interfaces are known and the report says why.
+//
+// The probing itself is the runtime's (runtime/src/host_topology.h), so the
+// tool shows exactly the locality the runtime places threads by; this is
+// the tool's text view of it (lists as "0-3,8").
 #ifndef MERIDIAN_RUNTIME_TOOLS_TOPOLOGY_PROBE_H_
 #define MERIDIAN_RUNTIME_TOOLS_TOPOLOGY_PROBE_H_
 
