@@ -39,9 +39,12 @@ struct LinkPair {
 struct LinkMatrix {
   double gamma_Bps = 0;  // reduce rate (0: unknown)
   double mem_Bps = 0;    // copy rate (0: unknown)
+  // Receiver goodput lost per extra inbound flow, from the fan-in probe
+  // (planner/fan_in_probe.h); within [0, 1], or -1: unknown.
+  double incast_penalty = -1;
   std::vector<LinkPair> pairs;  // strictly increasing (a, b)
   bool empty() const {
-    return pairs.empty() && gamma_Bps == 0 && mem_Bps == 0;
+    return pairs.empty() && gamma_Bps == 0 && mem_Bps == 0 && incast_penalty < 0;
   }
 };
 

@@ -38,6 +38,10 @@ absl::Status LinkStore::Accept(const LinkReportMsg& report,
       !(report.links.mem_Bps == 0 || Positive(report.links.mem_Bps))) {
     return absl::InvalidArgumentError("the report's compute rates are not finite");
   }
+  if (!(report.links.incast_penalty == -1 ||
+        (report.links.incast_penalty >= 0 && report.links.incast_penalty <= 1))) {
+    return absl::InvalidArgumentError("the report's incast penalty is outside [0, 1]");
+  }
   std::map<Key, Entry> fresh;
   for (const LinkPair& p : report.links.pairs) {
     if (p.a < 0 || p.a >= p.b || static_cast<size_t>(p.b) >= n) {
@@ -90,6 +94,7 @@ absl::Status LinkStore::Accept(const LinkReportMsg& report,
   }
   if (report.links.gamma_Bps > 0) gamma_Bps_ = report.links.gamma_Bps;
   if (report.links.mem_Bps > 0) mem_Bps_ = report.links.mem_Bps;
+  if (report.links.incast_penalty >= 0) incast_penalty_ = report.links.incast_penalty;
   return absl::OkStatus();
 }
 
@@ -113,6 +118,7 @@ void LinkStore::Retain(const std::vector<transport::HostPort>& members) {
 void LinkStore::Clear() {
   pairs_.clear();
   gamma_Bps_ = mem_Bps_ = 0;
+  incast_penalty_ = -1;
 }
 
 LinkMatrix LinkStore::For(const std::vector<transport::HostPort>& peers) const {
@@ -144,6 +150,7 @@ LinkMatrix LinkStore::For(const std::vector<transport::HostPort>& peers) const {
   });
   out.gamma_Bps = gamma_Bps_;
   out.mem_Bps = mem_Bps_;
+  out.incast_penalty = incast_penalty_;
   return out;
 }
 

@@ -58,6 +58,7 @@ class LinkStore {
   std::map<Key, Entry> pairs_;
   double gamma_Bps_ = 0;
   double mem_Bps_ = 0;
+  double incast_penalty_ = -1;  // -1: unknown
 };
 
 }  // namespace meridian::coordinator

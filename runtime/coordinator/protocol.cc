@@ -74,6 +74,7 @@ constexpr size_t kLinkPairBytes = 4 + 4 + 8 + 8 + 8 + 4;
 void WriteLinkMatrix(ByteWriter& w, const LinkMatrix& m) {
   WriteF64(w, m.gamma_Bps);
   WriteF64(w, m.mem_Bps);
+  WriteF64(w, m.incast_penalty);
   w.U32(static_cast<uint32_t>(m.pairs.size()));
   for (const LinkPair& p : m.pairs) {
     w.U32(static_cast<uint32_t>(p.a));
@@ -91,6 +92,11 @@ absl::StatusOr<LinkMatrix> ReadLinkMatrix(ByteReader& r, int n) {
   LinkMatrix m;
   MDN_ASSIGN_OR_RETURN(m.gamma_Bps, ReadMeasure(r, "reduce rate", true));
   MDN_ASSIGN_OR_RETURN(m.mem_Bps, ReadMeasure(r, "copy rate", true));
+  MDN_ASSIGN_OR_RETURN(m.incast_penalty, ReadF64(r));
+  if (!(m.incast_penalty == -1 || (m.incast_penalty >= 0 && m.incast_penalty <= 1))) {
+    return Malformed(absl::StrCat("link matrix: incast penalty ", m.incast_penalty,
+                                  " is neither -1 (unknown) nor within [0, 1]"));
+  }
   MDN_ASSIGN_OR_RETURN(uint32_t count, r.U32());
   const uint64_t all_pairs = static_cast<uint64_t>(n) * (n - 1) / 2;
   if (count > kMaxLinkPairs || count > all_pairs) {

@@ -79,7 +79,8 @@ absl::Status Communicator::Connect() {
     MDN_ASSIGN_OR_RETURN(InterfaceChoice choice,
                          ChooseLocalInterface(options_.socket_ifname ? &*options_.socket_ifname
                                                                      : nullptr,
-                                              client->local_host()));
+                                              client->local_host(),
+                                              IsLoopbackHost(options_.coordinator.host)));
     host = choice.address;
   }
   auto listener = transport::TcpListener::Open(transport::HostPort{host, 0});
@@ -255,13 +256,15 @@ absl::Status Communicator::MeasureLinks(bool full) {
     }
     measured_ = true;
     stats.measured = true;
+    stats.incast_penalty = cost_.incast_penalty;
     stats.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     MDN_LOG(Info) << "links of epoch " << roster_.epoch << ": " << stats.handed_out_pairs
                   << " pairs handed out by the coordinator, " << stats.probed_pairs
                   << " probed in " << stats.probe_rounds << " rounds (" << stats.seconds
                   << " s): " << topology_.num_regions() << " region(s); reduce "
-                  << cost_.gamma_Bps / 1e9 << " GB/s, copy " << cost_.mem_Bps / 1e9 << " GB/s";
+                  << cost_.gamma_Bps / 1e9 << " GB/s, copy " << cost_.mem_Bps / 1e9
+                  << " GB/s, incast penalty " << cost_.incast_penalty;
   }
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
@@ -276,7 +279,19 @@ absl::Status Communicator::MeasureLinks(bool full) {
                     << " (MERIDIAN_TOPOLOGY_FILE)";
     }
   }
+  if (measured_) FitLinksToPaths();
   return absl::OkStatus();
+}
+
+void Communicator::FitLinksToPaths() {
+  // Connect time sized each pair's connections for the default target rate;
+  // now the rate is known (transport/tcp/path_sizing.h, ConnectionsForRate).
+  for (auto& link : links_) {
+    if (!link) continue;
+    const int p = link->peer();
+    link->FitToPath(topology_.bandwidth(roster_.rank, p),
+                    topology_.latency(roster_.rank, p) + topology_.latency(p, roster_.rank));
+  }
 }
 
 LinkStats Communicator::link_stats() const {

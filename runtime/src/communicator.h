@@ -49,6 +49,7 @@ struct LinkStats {
   int probed_pairs = 0;       // pairs probed for this epoch
   int probe_rounds = 0;       // rounds those probes took
   double seconds = 0;         // probing and merging, wall time
+  double incast_penalty = 0;  // the cost model's, as measured or handed out
 };
 
 class Communicator {
@@ -137,6 +138,8 @@ class Communicator {
   // asks for every pair; rank 0 reports what was measured to the
   // coordinator, for the next epochs.
   absl::Status MeasureLinks(bool full = false);
+  // Lets each link send over only the connections its measured path needs.
+  void FitLinksToPaths();
 
   const CommOptions options_;
   std::atomic<int> rank_{-1};

@@ -35,6 +35,7 @@ planner::CostParams HandedOutCost(const coordinator::Roster& roster) {
   cost.alpha_s = 0;
   cost.gamma_Bps = roster.links.gamma_Bps;
   cost.mem_Bps = roster.links.mem_Bps;
+  if (roster.links.incast_penalty >= 0) cost.incast_penalty = roster.links.incast_penalty;
   return cost;
 }
 
@@ -46,6 +47,7 @@ coordinator::LinkReportMsg LinkReport(const coordinator::Roster& roster,
   report.members = roster.peers;
   report.links.gamma_Bps = cost.gamma_Bps;
   report.links.mem_Bps = cost.mem_Bps;
+  report.links.incast_penalty = cost.incast_penalty;
   for (const planner::PairSample& s : samples) {
     coordinator::LinkPair p;
     p.a = s.a;

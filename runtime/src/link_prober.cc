@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/status_macros.h"
+#include "planner/fan_in_probe.h"
 #include "runtime/src/compute_calibration.h"
 
 namespace meridian::runtime {
@@ -59,6 +60,81 @@ double ReceiveRate(const planner::ProbeSteps& s, const std::vector<Clock::time_p
   double span = s.initiator ? Seconds(done[pong], last)
                             : Seconds(posted[pong], last) - (std::isfinite(rtt_s) ? rtt_s : 0);
   return static_cast<double>(bytes) / std::max(span, 1e-6);
+}
+
+// The incast term (planner/fan_in_probe.h): the senders the topology
+// allows push their bulk to one receiver at once; the receiver times the
+// whole arrival from its "go" (less the longest round trip: the go's way
+// out and the last byte's way back) and turns the goodput into the penalty.
+// Every rank learns it from an all-gather of one value per rank.  Returns
+// -1 (keep the default) when no rank has two senders fast enough.
+absl::StatusOr<double> MeasureIncast(int rank, const planner::Topology& topology,
+                                     const planner::ProbeShape& shape,
+                                     const std::function<int(int)>& connections,
+                                     collectives::Executor* executor,
+                                     const RunOperation& run) {
+  const int n = topology.peers;
+  const planner::FanIn fan_in = planner::ChooseFanIn(topology);
+  if (!fan_in.valid()) return -1.0;
+  // Each pair sizes its bulk from its own link, as the pair probe does; a
+  // rank outside a pair never reads that pair's entry.  The total stays
+  // within what one pair probe may move.
+  const size_t k = fan_in.senders.size();
+  const uint64_t cap = std::max<uint64_t>(shape.bulk_bytes, shape.max_bulk_bytes) / k;
+  std::vector<uint64_t> bytes(k, shape.bulk_bytes);
+  uint64_t total = 0;
+  for (size_t i = 0; i < k; ++i) {
+    const int s = fan_in.senders[i];
+    if (rank == fan_in.receiver || rank == s) {
+      const int peer = rank == s ? fan_in.receiver : s;
+      bytes[i] = std::min(cap, planner::PairBulkBytes(shape, connections(peer)));
+    }
+    total += bytes[i];
+  }
+  planner::FanInSteps steps;
+  auto plan = std::make_shared<const planner::Plan>(
+      planner::BuildFanInPlan(rank, n, fan_in, bytes, shape.bulk_chunks, &steps));
+  std::vector<uint8_t> send(*std::max_element(bytes.begin(), bytes.end()), 0x3c);
+  std::vector<uint8_t> recv(total + 1);
+  collectives::OpSpec spec;
+  spec.collective = planner::Collective::kTransfer;
+  spec.dtype = math::DataType::kUint8;
+  spec.count = shape.bulk_bytes;
+  executor->RecordStepTimes(true);
+  absl::Status st = run(spec, plan, send.data(), recv.data());
+  executor->RecordStepTimes(false);
+  MDN_RETURN_IF_ERROR(st);
+  double mine = -1;
+  if (steps.receiver) {
+    const auto& done = executor->step_times();
+    const auto& posted = executor->post_times();
+    Clock::time_point start = posted[steps.go_sends.front()], last{};
+    for (int32_t g : steps.go_sends) start = std::min(start, posted[g]);
+    for (int32_t r : steps.bulk_recvs) last = std::max(last, done[r]);
+    double rtt = 0;
+    for (int s : fan_in.senders) {
+      rtt = std::max(rtt, topology.latency(s, rank) + topology.latency(rank, s));
+    }
+    const double span = std::max(Seconds(start, last) - rtt, 1e-6);
+    mine = planner::IncastPenaltyFromFanIn(topology.ingress(rank),
+                                           static_cast<double>(total) / span,
+                                           static_cast<int>(k));
+  }
+  planner::PlanRequest gather;
+  gather.collective = planner::Collective::kAllGather;
+  gather.rank = rank;
+  gather.world_size = n;
+  gather.count = 1;
+  gather.chunk_elems = 1;
+  std::vector<double> all(n);
+  collectives::OpSpec gspec;
+  gspec.collective = planner::Collective::kAllGather;
+  gspec.dtype = math::DataType::kFloat64;
+  gspec.count = 1;
+  MDN_RETURN_IF_ERROR(run(gspec,
+                          std::make_shared<const planner::Plan>(planner::BuildRingPlan(gather)),
+                          &mine, all.data()));
+  return all[fan_in.receiver];
 }
 
 }  // namespace
@@ -156,6 +232,9 @@ absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
   out.cost.alpha_s = 0;
   out.cost.gamma_Bps = median(reduce);
   out.cost.mem_Bps = median(copy);
+  MDN_ASSIGN_OR_RETURN(double incast,
+                       MeasureIncast(rank, out.topology, shape, connections, executor, run));
+  if (incast >= 0) out.cost.incast_penalty = incast;
   return out;
 }
 

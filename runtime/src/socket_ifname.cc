@@ -1,5 +1,7 @@
 #include "runtime/src/socket_ifname.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -102,7 +104,8 @@ absl::StatusOr<IfnameFilter> ParseIfnameFilter(absl::string_view text) {
 absl::StatusOr<InterfaceChoice> ChooseInterface(const std::vector<NetInterface>& interfaces,
                                                 const HostTopology& topo,
                                                 const IfnameFilter* filter,
-                                                absl::string_view route_address) {
+                                                absl::string_view route_address,
+                                                bool coordinator_is_loopback) {
   std::vector<const NetInterface*> candidates;
   for (const NetInterface& n : interfaces) {
     if (Usable(n) && (filter == nullptr || filter->Selects(n.name))) candidates.push_back(&n);
@@ -128,7 +131,16 @@ absl::StatusOr<InterfaceChoice> ChooseInterface(const std::vector<NetInterface>&
   const std::string selects =
       filter != nullptr ? absl::StrCat(kVar, "='", filter->text, "' selects it") : "";
   // Loopback stays last even when a filter selects it ("^docker" leaves lo
-  // in): only "=lo", or a host with nothing else, advertises it.
+  // in): only "=lo", a host with nothing else, or a coordinator named by a
+  // loopback address (every peer that can use that address is on this host)
+  // advertises it.  A coordinator merely *reached* over loopback says
+  // nothing: a hostname may resolve to 127.0.1.1 here and to a real address
+  // on the other hosts.
+  if (route != nullptr && route->loopback && filter == nullptr && coordinator_is_loopback) {
+    return InterfaceChoice{route->name, AddressOn(*route, route_address),
+                           "the coordinator's address is a loopback one, so every peer "
+                           "is on this host"};
+  }
   if (route != nullptr && !route->loopback &&
       std::find(candidates.begin(), candidates.end(), route) != candidates.end()) {
     return InterfaceChoice{route->name, AddressOn(*route, route_address),
@@ -145,16 +157,22 @@ absl::StatusOr<InterfaceChoice> ChooseInterface(const std::vector<NetInterface>&
                                                 "loopback last, else in interface order)")
                         : absl::StrCat("the first up interface with IPv4; ",
                                        TierText(Tier(*best, topo)));
-  if (route != nullptr && route->loopback && !best->loopback) {
-    absl::StrAppend(&why, " (the coordinator is reached over loopback)");
-  }
   return InterfaceChoice{best->name, AddressOn(*best, route_address), why};
 }
 
+bool IsLoopbackHost(absl::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  in_addr a4;
+  const std::string h(host);
+  return inet_pton(AF_INET, h.c_str(), &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
 absl::StatusOr<InterfaceChoice> ChooseLocalInterface(const IfnameFilter* filter,
-                                                     absl::string_view route_address) {
+                                                     absl::string_view route_address,
+                                                     bool coordinator_is_loopback) {
   absl::StatusOr<InterfaceChoice> choice =
-      ChooseInterface(ListNetInterfaces(), ThisHostTopology(), filter, route_address);
+      ChooseInterface(ListNetInterfaces(), ThisHostTopology(), filter, route_address,
+                      coordinator_is_loopback);
   if (choice.ok()) {
     MDN_LOG(Info) << "advertising " << choice->address
                   << (choice->interface.empty() ? "" : " on " + choice->interface) << ": "

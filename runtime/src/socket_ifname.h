@@ -62,16 +62,26 @@ struct InterfaceChoice {
 // Errors: InvalidArgument when `filter` selects no up interface with an
 // IPv4 address, naming MERIDIAN_SOCKET_IFNAME and every interface there is;
 // FailedPrecondition when no interface at all has an IPv4 address and the
-// route is unknown.
+// route is unknown.  coordinator_is_loopback: the coordinator's address was
+// given as a loopback one (IsLoopbackHost), so every peer is on this host;
+// without a filter, loopback is then advertised, which keeps the data port
+// off the network.
+
 absl::StatusOr<InterfaceChoice> ChooseInterface(const std::vector<NetInterface>& interfaces,
                                                 const HostTopology& topo,
                                                 const IfnameFilter* filter,
-                                                absl::string_view route_address);
+                                                absl::string_view route_address,
+                                                bool coordinator_is_loopback = false);
 
 // ChooseInterface on this host (getifaddrs, the process's hwloc topology),
 // logged at Info.
 absl::StatusOr<InterfaceChoice> ChooseLocalInterface(const IfnameFilter* filter,
-                                                     absl::string_view route_address);
+                                                     absl::string_view route_address,
+                                                     bool coordinator_is_loopback);
+
+// "localhost", 127.0.0.0/8 or ::1: a coordinator address that only peers on
+// its own host can use.
+bool IsLoopbackHost(absl::string_view host);
 
 }  // namespace meridian::runtime
 

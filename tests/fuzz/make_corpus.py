@@ -130,8 +130,8 @@ def f64(v): return struct.pack("<d", v)
 # Version 4: a link matrix (compute rates, then pairs a < b in increasing
 # order: round trip, rate each way, round tag) ends a ROSTER when links are
 # known, and is the body of a LINK_REPORT after the members' addresses.
-def links(pairs, gamma=8e9, mem=1e10):
-    body = f64(gamma) + f64(mem) + u32(len(pairs))
+def links(pairs, gamma=8e9, mem=1e10, incast=0.02):
+    body = f64(gamma) + f64(mem) + f64(incast) + u32(len(pairs))
     for a, b, rtt, ab, ba, tag in pairs:
         body += u32(a) + u32(b) + f64(rtt) + f64(ab) + f64(ba) + u32(tag)
     return body
@@ -208,7 +208,7 @@ msgs = {
     "link_report_repeated": link_report(
         2, PEERS3, links([PAIRS3[0], PAIRS3[0]])),
     "link_report_too_many_pairs": link_report(
-        2, PEERS3[:2], f64(8e9) + f64(1e10) + u32(2)),
+        2, PEERS3[:2], f64(8e9) + f64(1e10) + f64(0.02) + u32(2)),
     "link_report_truncated": link_report(2, PEERS3, links(PAIRS3))[:-1],
     "heartbeat": u8(M_HEARTBEAT) + u64(3),
     "notice_lost": notice(2, 1, 3, 1, b"rank 3 of epoch 2 was lost: evicted"),

@@ -167,6 +167,7 @@ LinkMatrix ThreeLinks() {
   LinkMatrix m;
   m.gamma_Bps = 8e9;
   m.mem_Bps = 1e10;
+  m.incast_penalty = 0.03;
   m.pairs = {{0, 1, 2e-4, 1e9, 9e8, 0}, {0, 2, 0.08, 1e8, 1.1e8, 1},
              {1, 2, 0.08, 1.2e8, 1e8, 2}};
   return m;
@@ -238,6 +239,7 @@ TEST(CoordinatorProtocol, LinkMatrixSurvivesTheRoundTripExactly) {
   EXPECT_EQ(back.members[2].ToString(), "[::1]:7");
   ASSERT_EQ(back.links.pairs.size(), 3u);
   EXPECT_EQ(back.links.gamma_Bps, 8e9);
+  EXPECT_EQ(back.links.incast_penalty, 0.03);
   EXPECT_EQ(back.links.pairs[1].a, 0);
   EXPECT_EQ(back.links.pairs[1].b, 2);
   EXPECT_EQ(back.links.pairs[1].rtt_s, 0.08);
@@ -289,6 +291,8 @@ TEST(CoordinatorProtocol, RejectsMalformedLinkReports) {
   expect_bad("negative round trip", [](LinkReportMsg& m) { m.links.pairs[0].rtt_s = -1e-3; });
   expect_bad("negative reduce rate", [](LinkReportMsg& m) { m.links.gamma_Bps = -1; });
   expect_bad("NaN copy rate", [&](LinkReportMsg& m) { m.links.mem_Bps = nan; });
+  expect_bad("incast penalty above 1", [](LinkReportMsg& m) { m.links.incast_penalty = 2; });
+  expect_bad("NaN incast penalty", [&](LinkReportMsg& m) { m.links.incast_penalty = nan; });
   expect_bad("pair outside the members", [](LinkReportMsg& m) { m.links.pairs[2].b = 3; });
   expect_bad("pair with itself", [](LinkReportMsg& m) { m.links.pairs[0].b = 0; });
   expect_bad("pair upside down",

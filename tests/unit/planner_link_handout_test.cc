@@ -92,6 +92,11 @@ void ExpectStats(const std::vector<mdnComm_t>& comms, uint64_t epoch, int handed
                  int probed, int rounds, const std::string& what) {
   for (mdnComm_t c : comms) {
     const LinkStats s = Stats(c);
+    // The fan-in's incast penalty: one value for the whole group, within
+    // the model's range (measured, or handed out with the links).
+    EXPECT_EQ(s.incast_penalty, Stats(comms[0]).incast_penalty) << what;
+    EXPECT_GE(s.incast_penalty, 0.0) << what;
+    EXPECT_LE(s.incast_penalty, 1.0) << what;
     EXPECT_EQ(s.epoch, epoch) << what;
     EXPECT_TRUE(s.measured) << what;
     EXPECT_EQ(s.handed_out_pairs, handed_out) << what << ", rank " << Rank(c);
@@ -143,12 +148,14 @@ TEST(PlannerLinkHandout, LeaveProbesNothingAndJoinProbesOnlyTheJoinersPairs) {
   // Formation: 6 pairs in 3 rounds.
   ExpectStats(comms, 1, 0, 6, 3, "epoch 1");
   ExpectSums(comms, "epoch 1");
+  const double incast = Stats(comms[0]).incast_penalty;
 
   // Rank 1 leaves: ranks 2 and 3 become 1 and 2, and all 3 of their pairs
   // were measured in epoch 1.
   comms = Leave(comms, 1);
   ASSERT_EQ(comms.size(), 3u);
   ExpectStats(comms, 2, 3, 0, 0, "epoch 2, after a leave");
+  EXPECT_EQ(Stats(comms[0]).incast_penalty, incast) << "handed out with the links";
   ExpectSums(comms, "epoch 2");
 
   // A joiner: its 3 pairs, one per round (every other rank sits them out).

@@ -166,29 +166,57 @@ TEST(ChooseInterfaceTest, DefaultPrefersTheRouteToTheCoordinator) {
   EXPECT_EQ(c->interface, "eth0");
 }
 
-TEST(ChooseInterfaceTest, DefaultOverLoopbackRouteTakesFirstNonLoopbackPhysicalFirst) {
+TEST(ChooseInterfaceTest, DefaultOverLoopbackRouteStaysOnLoopback) {
+  const std::vector<NetInterface> ifs = {If("lo", {"127.0.0.1"}, true, true),
+                                         If("eth0", {"192.168.1.5"})};
+  // A coordinator named 127.0.0.1 (or localhost): every peer is on this
+  // host, and the data port stays off the network.
+  absl::StatusOr<InterfaceChoice> c =
+      ChooseInterface(ifs, HostTopology{}, nullptr, "127.0.0.1", /*coordinator_is_loopback=*/true);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->interface, "lo");
+  EXPECT_EQ(c->address, "127.0.0.1");
+  EXPECT_NE(c->why.find("loopback"), std::string::npos) << c->why;
+  // A filter still decides: "eth" takes eth0.
+  const IfnameFilter eth = Filter("eth");
+  c = ChooseInterface(ifs, HostTopology{}, &eth, "127.0.0.1", true);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->interface, "eth0");
+  // Merely reached over loopback (a name resolving to 127.0.1.1 here):
+  // other hosts may be in the group, so not loopback.
+  c = ChooseInterface(ifs, HostTopology{}, nullptr, "127.0.0.1", false);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->interface, "eth0");
+}
+
+TEST(ChooseInterfaceTest, LoopbackHostNames) {
+  EXPECT_TRUE(IsLoopbackHost("localhost"));
+  EXPECT_TRUE(IsLoopbackHost("127.0.0.1"));
+  EXPECT_TRUE(IsLoopbackHost("127.1.2.3"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+  EXPECT_FALSE(IsLoopbackHost("10.0.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("coordinator.example"));
+  EXPECT_FALSE(IsLoopbackHost(""));
+}
+
+TEST(ChooseInterfaceTest, DefaultWithoutRouteTakesFirstNonLoopbackPhysicalFirst) {
   const std::vector<NetInterface> ifs = {If("lo", {"127.0.0.1"}, true, true),
                                          If("docker0", {"172.17.0.1"}),
                                          If("eth0", {"192.168.1.5"}),
                                          If("eth1", {"10.0.0.5"}),
                                          If("eth2", {"10.0.2.5"}, false)};
   // No locality known: first non-loopback, container bridges last.
-  absl::StatusOr<InterfaceChoice> c = ChooseInterface(ifs, HostTopology{}, nullptr, "127.0.0.1");
+  absl::StatusOr<InterfaceChoice> c = ChooseInterface(ifs, HostTopology{}, nullptr, "");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->interface, "eth0");
   EXPECT_EQ(c->address, "192.168.1.5");
-  EXPECT_NE(c->why.find("loopback"), std::string::npos) << c->why;
   // hwloc says eth1 is a PCI NIC: it goes first.
-  c = ChooseInterface(ifs, Eth1IsPhysical(), nullptr, "127.0.0.1");
-  ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->interface, "eth1");
-  EXPECT_NE(c->why.find("physical NIC"), std::string::npos) << c->why;
-  // Route unknown: the same choice.
   c = ChooseInterface(ifs, Eth1IsPhysical(), nullptr, "");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->interface, "eth1");
+  EXPECT_NE(c->why.find("physical NIC"), std::string::npos) << c->why;
   // Only a container bridge besides loopback: the bridge.
-  c = ChooseInterface({ifs[0], ifs[1]}, HostTopology{}, nullptr, "127.0.0.1");
+  c = ChooseInterface({ifs[0], ifs[1]}, HostTopology{}, nullptr, "");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->interface, "docker0");
 }
@@ -196,7 +224,7 @@ TEST(ChooseInterfaceTest, DefaultOverLoopbackRouteTakesFirstNonLoopbackPhysicalF
 TEST(ChooseInterfaceTest, LoopbackOnlyWhenNothingElse) {
   std::vector<NetInterface> ifs = {If("lo", {"127.0.0.1"}, true, true), If("eth0", {}, true),
                                    If("eth1", {"10.0.0.5"}, false)};
-  absl::StatusOr<InterfaceChoice> c = ChooseInterface(ifs, HostTopology{}, nullptr, "127.0.0.1");
+  absl::StatusOr<InterfaceChoice> c = ChooseInterface(ifs, HostTopology{}, nullptr, "");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->interface, "lo");
   EXPECT_EQ(c->address, "127.0.0.1");
