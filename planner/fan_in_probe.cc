@@ -5,6 +5,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "planner/ring_blocks.h"
+
 namespace meridian::planner {
 
 FanIn ChooseFanIn(const Topology& t) {
@@ -35,30 +37,19 @@ Plan BuildFanInPlan(int rank, int world_size, const FanIn& fan_in,
   plan.rank = rank;
   plan.world_size = world_size;
   *steps = FanInSteps();
-  auto add = [&](StepKind kind, int peer, BufRef src, BufRef dst, uint64_t count,
-                 int32_t dep) {
-    Step s;
-    s.kind = kind;
-    s.peer = peer;
-    s.src = src;
-    s.dst = dst;
-    s.count = count;
-    s.deps[0] = dep;
-    plan.steps.push_back(s);
-    return static_cast<int32_t>(plan.steps.size() - 1);
-  };
+  PlanBuilder builder(&plan);
   const uint64_t n_chunks = static_cast<uint64_t>(chunks);
   if (fan_in.valid() && rank == fan_in.receiver) {
     steps->receiver = true;
     for (int s : fan_in.senders) {
-      steps->go_sends.push_back(add(StepKind::kSend, s, {BufferId::kInput, 0}, {}, 1, -1));
+      steps->go_sends.push_back(builder.Send(s, {BufferId::kInput, 0}, 1));
     }
     uint64_t at = 0;
     for (size_t i = 0; i < fan_in.senders.size(); ++i) {
       for (uint64_t c = 0; c < n_chunks; ++c) {
         const uint64_t begin = bytes[i] * c / n_chunks, end = bytes[i] * (c + 1) / n_chunks;
-        steps->bulk_recvs.push_back(add(StepKind::kRecv, fan_in.senders[i], {},
-                                        {BufferId::kOutput, at + begin}, end - begin, -1));
+        steps->bulk_recvs.push_back(
+            builder.Recv(fan_in.senders[i], {BufferId::kOutput, at + begin}, end - begin));
       }
       at += bytes[i];
     }
@@ -66,10 +57,10 @@ Plan BuildFanInPlan(int rank, int world_size, const FanIn& fan_in,
     auto it = std::find(fan_in.senders.begin(), fan_in.senders.end(), rank);
     if (it != fan_in.senders.end()) {
       const uint64_t b = bytes[static_cast<size_t>(it - fan_in.senders.begin())];
-      const int32_t go = add(StepKind::kRecv, fan_in.receiver, {}, {BufferId::kOutput, 0}, 1, -1);
+      const int32_t go = builder.Recv(fan_in.receiver, {BufferId::kOutput, 0}, 1);
       for (uint64_t c = 0; c < n_chunks; ++c) {
         const uint64_t begin = b * c / n_chunks, end = b * (c + 1) / n_chunks;
-        add(StepKind::kSend, fan_in.receiver, {BufferId::kInput, begin}, {}, end - begin, go);
+        builder.Send(fan_in.receiver, {BufferId::kInput, begin}, end - begin, go);
       }
     }
   }

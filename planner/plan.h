@@ -60,6 +60,27 @@ struct Step {
   int32_t deps[2] = {-1, -1};
 };
 
+// A step with its dependencies normalised (the first slot filled first, no
+// edge twice): what every generator's step builder starts from.
+inline Step BuildStep(StepKind kind, int32_t peer, BufRef src, BufRef dst, uint64_t count,
+                     bool finalize = false, int32_t dep0 = -1, int32_t dep1 = -1) {
+  if (dep0 < 0) {
+    dep0 = dep1;
+    dep1 = -1;
+  }
+  if (dep1 == dep0) dep1 = -1;
+  Step s;
+  s.kind = kind;
+  s.peer = peer;
+  s.src = src;
+  s.dst = dst;
+  s.count = count;
+  s.finalize = finalize;
+  s.deps[0] = dep0;
+  s.deps[1] = dep1;
+  return s;
+}
+
 // Step indices per peer, stored only for the peers a plan talks to (a tree
 // or hierarchical plan for 10,000 simulated ranks would otherwise hold
 // 10,000 empty lists per rank).  Reads like a vector indexed by peer.

@@ -51,14 +51,7 @@ Plan BuildProbePlan(int rank, int world_size, const Round& round,
   }
   auto add = [&](StepKind kind, BufRef src, BufRef dst, uint64_t count,
                  int32_t dep) {
-    Step s;
-    s.kind = kind;
-    s.peer = steps->partner;
-    s.src = src;
-    s.dst = dst;
-    s.count = count;
-    s.deps[0] = dep;
-    plan.steps.push_back(s);
+    plan.steps.push_back(BuildStep(kind, steps->partner, src, dst, count, false, dep));
     return static_cast<int32_t>(plan.steps.size() - 1);
   };
   if (steps->partner >= 0) {
@@ -113,7 +106,7 @@ absl::Status Missing(const char* what, int i, int j) {
 // the fastest pair rate is the NIC's; behind a slow access link every pair
 // rate is that link's.  Without this the model lets a tree node or a
 // straggler send its full pair rate to each of several peers at once.
-static void SetAccessLimits(Topology* t) {
+void SetAccessLimits(Topology* t) {
   const int n = t->peers;
   t->egress_Bps.assign(n, 0);
   t->ingress_Bps.assign(n, 0);

@@ -82,6 +82,11 @@ struct ProbeRow {
 absl::StatusOr<Topology> TopologyFromProbes(const std::vector<ProbeRow>& rows,
                                             const std::vector<Round>& rounds);
 
+// Each peer's egress / ingress from the pair bandwidths, as
+// TopologyFromProbes sets them: its fastest pair rate out / in.  For
+// topologies whose pair rates change later (passive_estimate.h).
+void SetAccessLimits(Topology* t);
+
 }  // namespace meridian::planner
 
 #endif  // MERIDIAN_PLANNER_PROBE_H_

@@ -57,18 +57,7 @@ int PositionOf(const std::vector<int32_t>& order, int rank) {
 
 int32_t PlanBuilder::Add(StepKind kind, int peer, BufRef src, BufRef dst, uint64_t count,
                          bool finalize, int32_t dep0, int32_t dep1) {
-  if (dep0 < 0) std::swap(dep0, dep1);
-  if (dep1 == dep0) dep1 = -1;
-  Step s;
-  s.kind = kind;
-  s.peer = peer;
-  s.src = src;
-  s.dst = dst;
-  s.count = count;
-  s.finalize = finalize;
-  s.deps[0] = dep0;
-  s.deps[1] = dep1;
-  plan_->steps.push_back(s);
+  plan_->steps.push_back(BuildStep(kind, peer, src, dst, count, finalize, dep0, dep1));
   return static_cast<int32_t>(plan_->steps.size() - 1);
 }
 

@@ -25,18 +25,8 @@ class TimedSteps {
 
   int32_t Add(const Key& key, StepKind kind, int peer, BufRef src, BufRef dst, uint64_t count,
               bool finalize = false, int32_t dep0 = -1, int32_t dep1 = -1) {
-    Step s;
-    s.kind = kind;
-    s.peer = peer;
-    s.src = src;
-    s.dst = dst;
-    s.count = count;
-    s.finalize = finalize;
-    if (dep0 < 0) std::swap(dep0, dep1);
-    s.deps[0] = dep0;
-    s.deps[1] = dep1;
     keys_.push_back(key);
-    steps_.push_back(s);
+    steps_.push_back(BuildStep(kind, peer, src, dst, count, finalize, dep0, dep1));
     return static_cast<int32_t>(steps_.size() - 1);
   }
 

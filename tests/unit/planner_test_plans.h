@@ -90,14 +90,7 @@ inline std::vector<Plan> BinomialTreePlans(int n, uint64_t count, uint64_t chunk
 // One hand-written step, for plans built step by step in tests.
 inline Step MakeStep(StepKind kind, int peer, BufRef src, BufRef dst, uint64_t count,
                      int32_t dep = -1) {
-  Step s;
-  s.kind = kind;
-  s.peer = peer;
-  s.src = src;
-  s.dst = dst;
-  s.count = count;
-  s.deps[0] = dep;
-  return s;
+  return BuildStep(kind, peer, src, dst, count, false, dep);
 }
 
 }  // namespace meridian::planner::test_plans
