@@ -45,6 +45,20 @@ class LinkEvents {
   virtual void OnLinkError(int peer, const absl::Status& status) = 0;
 };
 
+// What a link's receive side saw of real traffic since the last
+// TakePassiveSample (see Link::TakePassiveSample).
+struct PassiveSample {
+  // Data payload read while the link was streaming, and the time it took:
+  // each read that followed the link's previous data read within a short
+  // gap adds its bytes and the time since that read.
+  uint64_t bytes = 0;
+  double seconds = 0;
+  // Payload read by the first read of each streak: it arrived at some time
+  // since the previous streak ended, unknown, so it is kept out of the rate
+  // (bytes + unclocked_bytes = all data payload received).
+  uint64_t unclocked_bytes = 0;
+};
+
 class Link {
  public:
   virtual ~Link() = default;
@@ -85,6 +99,13 @@ class Link {
     (void)rtt_s;
     return num_connections();
   }
+
+  // The receive rate this link observed in real traffic (bytes / seconds of
+  // the sample, idle time left out), accumulated since the last call, which
+  // starts a new sample.  A passive estimate for the planner: it costs no
+  // probing, but it is only as fast as the peer had data to send.  Links
+  // that do not measure return an empty sample.
+  virtual PassiveSample TakePassiveSample() { return {}; }
 
   // Tells the peer that operation op_seq is aborted, with a reason.
   virtual void SendAbort(uint64_t op_seq, const std::string& reason) = 0;

@@ -312,6 +312,56 @@ TEST(TcpLinkTest, CancelThroughThenNextOpWorks) {
   }
 }
 
+// Passive rate (Link::TakePassiveSample): every byte of data payload is in
+// the sample, clocked or not, and nothing else (headers, empty messages).
+TEST(TcpLinkTest, PassiveSampleCountsStreamedPayload) {
+  TestMesh m(2);
+  m.Connect(SmallFrames(2));
+  ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
+  const size_t len = 2u << 20;
+  const int messages = 4;
+  std::vector<uint8_t> out = Pattern(len, 3);
+  std::vector<std::vector<uint8_t>> in(messages, std::vector<uint8_t>(len, 0));
+  for (uint32_t i = 0; i < messages; ++i) {
+    m.link(1, 0)->PostRecv(6, i, Desc(6), in[i].data(), len);
+    m.link(0, 1)->PostSend(6, i, Desc(6), out.data(), len);
+  }
+  m.link(1, 0)->PostRecv(6, messages, Desc(6), nullptr, 0);
+  m.link(0, 1)->PostSend(6, messages, Desc(6), nullptr, 0);
+  ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kRecvDone) == messages + 1; }));
+  for (const auto& got : in) EXPECT_TRUE(got == out);
+  const PassiveSample s = m.link(1, 0)->TakePassiveSample();
+  EXPECT_EQ(s.bytes + s.unclocked_bytes, messages * len);
+  // 8 MiB in 64 KiB frames arrive in many reads, nearly all within the
+  // streaming gap of the one before: most of it is clocked.
+  EXPECT_GT(s.bytes, 0u);
+  EXPECT_GT(s.seconds, 0);
+  // Taking the sample starts a new one; the sender received no data.
+  const PassiveSample again = m.link(1, 0)->TakePassiveSample();
+  EXPECT_EQ(again.bytes + again.unclocked_bytes, 0u);
+  EXPECT_EQ(again.seconds, 0);
+  const PassiveSample sender = m.link(0, 1)->TakePassiveSample();
+  EXPECT_EQ(sender.bytes + sender.unclocked_bytes, 0u);
+}
+
+TEST(TcpLinkTest, PassiveSampleLeavesIdlePausesOut) {
+  TestMesh m(2);
+  m.Connect(SmallFrames(2));
+  ASSERT_TRUE(m.ranks[0]->status.ok() && m.ranks[1]->status.ok());
+  const size_t len = 1u << 20;
+  std::vector<uint8_t> out = Pattern(len, 5), got(len, 0);
+  for (uint64_t op = 1; op <= 2; ++op) {
+    m.link(1, 0)->PostRecv(op, 0, Desc(1), got.data(), len);
+    m.link(0, 1)->PostSend(op, 0, Desc(1), out.data(), len);
+    ASSERT_TRUE(m.RunUntil([&] { return m.rec(1).Count(Ev::kRecvDone) == static_cast<int>(op); }));
+    // The sender has nothing to send for a while (a step of compute).
+    if (op == 1) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const PassiveSample s = m.link(1, 0)->TakePassiveSample();
+  EXPECT_EQ(s.bytes + s.unclocked_bytes, 2 * len);
+  EXPECT_LT(s.seconds, 0.2) << "the pause between the messages was counted";
+}
+
 // A link over a socketpair: the test writes raw bytes into the other end.
 struct PairLink {
   PairLink() {
@@ -471,6 +521,50 @@ TEST(TcpLinkTest, AFixedConnectionCountIsNotFitted) {
   RawPeer p(4);  // connections_per_peer = 4, set by the user
   EXPECT_EQ(p.link->FitToPath(1e6, 0.001), 4);
   EXPECT_EQ(p.link->sending_connections(), 4);
+}
+
+// Frames written by hand, so the gaps between reads are known: the first
+// read of a streak is not clocked (its bytes arrived at an unknown time),
+// a read right after the previous one is, one after a pause is not.
+TEST(TcpLinkTest, PassiveSampleClocksOnlyReadsThatContinueAStreak) {
+  PairLink p;
+  const size_t len = 32u << 10;
+  std::vector<uint8_t> buf(3 * len);
+  std::vector<uint8_t> data = Pattern(len, 9);
+  p.link->PostRecv(7, 0, Desc(7), buf.data(), buf.size());
+  auto frame = [&](int i) {
+    FrameHeader h;
+    h.op_seq = 7;
+    h.desc = Desc(7);
+    h.offset = i * len;
+    h.length = static_cast<uint32_t>(len);
+    p.WriteHeader(h);
+    p.Write(data.data(), len);
+  };
+  uint64_t seen = 0;
+  PassiveSample sample;
+  auto read_all = [&](size_t total) {
+    ASSERT_TRUE(p.RunUntil([&] {
+      PassiveSample s = p.link->TakePassiveSample();
+      seen += s.bytes + s.unclocked_bytes;
+      sample.bytes += s.bytes;
+      sample.seconds += s.seconds;
+      sample.unclocked_bytes += s.unclocked_bytes;
+      return seen == total;
+    }));
+  };
+  frame(0);
+  read_all(len);
+  EXPECT_EQ(sample.bytes, 0u) << "the first read of a streak is not clocked";
+  frame(1);  // at once: usually within the gap, so clocked
+  read_all(2 * len);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  frame(2);  // after a pause: a new streak
+  read_all(3 * len);
+  ASSERT_TRUE(p.RunUntil([&] { return p.rec.Count(Ev::kRecvDone) == 1; }));
+  EXPECT_GE(sample.unclocked_bytes, 2 * len);
+  EXPECT_LE(sample.bytes, len);
+  EXPECT_LT(sample.seconds, 0.05) << "the pause was counted";
 }
 
 TEST(TcpLinkTest, GarbageIsAMalformedFrame) {

@@ -59,6 +59,9 @@ class TcpLink final : public Link {
   int sending_connections() const { return sending_conns_; }
   void SendAbort(uint64_t op_seq, const std::string& reason) override;
   void CancelThrough(uint64_t op_seq) override;
+  // Data payload read in streaks (reads no more than kStreamGap apart,
+  // tcp_link_recv.cc), over all connections of the link together.
+  PassiveSample TakePassiveSample() override;
 
   // Bytes (headers included) written to / read from connection `conn` so
   // far; lets tests and tools check that striping uses every connection.
@@ -159,8 +162,11 @@ class TcpLink final : public Link {
   SendFrame& InsertUrgent(Conn& c);
   void CancelSends(uint64_t op_seq);
 
-  // Receive path (tcp_link_recv.cc).
+  // Receive path (tcp_link_recv.cc).  ReadSome: one batch of reads on `c`
+  // (ReadBatch), then its data payload is added to the passive sample.
   bool ReadSome(Conn& c);
+  bool ReadBatch(Conn& c);
+  void NoteBatch();
   bool OnHeader(Conn& c);
   bool BeginData(Conn& c);
   void Discard(Conn& c);
@@ -213,6 +219,14 @@ class TcpLink final : public Link {
   std::unordered_map<MsgKey, std::vector<StashedFrame>, MsgKeyHash> stash_;
   size_t stash_bytes_ = 0;
   bool stash_ready_ = false;  // a posted receive has stashed frames waiting
+  // Passive rate measurement (TakePassiveSample).  The batch being read:
+  // data payload so far and when its first payload read started.
+  uint64_t batch_bytes_ = 0;
+  bool batch_clocked_ = false;
+  Clock::time_point batch_start_{};
+  // The end of the link's last batch that read data payload (epoch: none).
+  Clock::time_point last_data_read_{};
+  PassiveSample passive_;
   // Data frames no connection has claimed yet, in posting order.
   std::deque<SendFrame> unclaimed_;
   std::unordered_map<MsgKey, uint32_t, MsgKeyHash> sends_;  // frames left
