@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/log.h"
 #include "base/status_macros.h"
@@ -202,6 +203,7 @@ absl::Status Communicator::MeasureLinks(bool full) {
   measured_ = false;
   topology_ = planner::Topology::Uniform(n, 0, 1);
   cost_ = planner::CostParams();
+  samples_.clear();
   LinkStats stats;
   stats.epoch = roster_.epoch;
   if (probe) {
@@ -218,6 +220,7 @@ absl::Status Communicator::MeasureLinks(bool full) {
       if (t.ok()) {
         topology_ = *std::move(t);
         cost_ = HandedOutCost(roster_);
+        samples_ = known;
         done = true;
       } else {
         // Every rank got the same matrix and fails alike, so all fall back
@@ -246,6 +249,7 @@ absl::Status Communicator::MeasureLinks(bool full) {
       }
       topology_ = std::move(t->topology);
       cost_ = t->cost;
+      samples_ = t->samples;
       stats.probed_pairs = t->probed_pairs;
       stats.probe_rounds = t->rounds;
       // The coordinator keeps it for the next epochs (and refreshes what it
@@ -268,7 +272,16 @@ absl::Status Communicator::MeasureLinks(bool full) {
   }
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
+    if (link_stats_.epoch == stats.epoch) {
+      stats.passive_exchanges = link_stats_.passive_exchanges;
+      stats.passive_adopted = link_stats_.passive_adopted;
+    }
     link_stats_ = stats;
+  }
+  // The probes' own traffic is not what the next step boundary's passive
+  // check is about (it measured exactly that), so samples start here.
+  for (auto& link : links_) {
+    if (link) link->TakePassiveSample();
   }
   for (const transport::HostPort& p : roster_.peers) topology_.names.push_back(p.ToString());
   if (measured_ && roster_.rank == 0 && !po.topology_file.empty()) {
@@ -435,31 +448,109 @@ absl::Status Communicator::CheckDrift() {
   const double limit = options_.planner.replan_drift;
   if (!measured_ || limit <= 0) return absl::OkStatus();
   // Every rank runs this at the same step boundary, so every rank takes
-  // part in the all-reduce; the max makes the decision common.
-  double mine = std::max(drift_hi_, 1 / std::max(drift_lo_, 1e-9));
-  if (timed_ops_ == 0) mine = 1;
-  double all = 0;
+  // part in the all-gather, and decides from the same numbers.  A rank's
+  // row: how much slower and how much faster its operations ran than
+  // predicted, then the payload bytes and seconds its link from each rank
+  // received while streaming (transport/link.h, TakePassiveSample).
+  const int n = roster_.world_size;
+  const size_t width = 2 + 2 * static_cast<size_t>(n);
+  std::vector<double> mine(width, 0), all(width * n, 0);
+  mine[0] = timed_ops_ > 0 ? drift_hi_ : 1;
+  mine[1] = timed_ops_ > 0 ? 1 / std::max(drift_lo_, 1e-9) : 1;
+  for (int p = 0; p < n && p < static_cast<int>(links_.size()); ++p) {
+    if (!links_[p]) continue;
+    const transport::PassiveSample s = links_[p]->TakePassiveSample();
+    mine[2 + p] = static_cast<double>(s.bytes);
+    mine[2 + n + p] = s.seconds;
+  }
   collectives::OpSpec spec;
-  spec.collective = Collective::kAllReduce;
+  spec.collective = Collective::kAllGather;
   spec.dtype = math::DataType::kFloat64;
-  spec.op = math::RedOp::kMax;
-  spec.count = 1;
+  spec.count = width;
   planner::PlanRequest pr;
-  pr.collective = Collective::kAllReduce;
+  pr.collective = Collective::kAllGather;
   pr.rank = roster_.rank;
-  pr.world_size = roster_.world_size;
-  pr.count = 1;
+  pr.world_size = n;
+  pr.count = width;
+  pr.chunk_elems = width;
   MDN_RETURN_IF_ERROR(RunNow(spec, std::make_shared<const planner::Plan>(planner::BuildRingPlan(pr)),
-                             &mine, &all));
+                             mine.data(), all.data()));
   drift_hi_ = drift_lo_ = 1;
   timed_ops_ = 0;
-  if (all <= limit) return absl::OkStatus();
-  MDN_LOG(Warn) << "operations ran " << all << "x off their predicted times "
+  double slower = 1, faster = 1;
+  std::vector<planner::LinkTraffic> traffic(static_cast<size_t>(n) * n);
+  for (int r = 0; r < n; ++r) {
+    const double* row = all.data() + static_cast<size_t>(r) * width;
+    slower = std::max(slower, row[0]);
+    faster = std::max(faster, row[1]);
+    for (int from = 0; from < n; ++from) {
+      traffic[static_cast<size_t>(r) * n + from] = planner::LinkTraffic{row[2 + from], row[2 + n + from]};
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    ++link_stats_.passive_exchanges;
+  }
+  if (slower <= limit && faster <= limit) return absl::OkStatus();
+  // Operations got slower: if links the traffic timed got markedly slower
+  // too, that is where, and plans route around them without probing.  Not
+  // asked otherwise: a passive rate is not a probe's (real traffic may be
+  // held back by the CPUs; on loopback it runs at a fraction of the probed
+  // rate), whereas operation times are compared with the first one after
+  // planning, so a constant offset never counts.  Links that got faster
+  // are for a probe to find: operations that also ran faster re-probe.
+  const bool adopted = slower > limit && AdoptPassiveRates(traffic, limit);
+  if (adopted && faster <= limit) {
+    MDN_LOG(Info) << "operations ran " << slower << "x slower than predicted; "
+                  << "slower links explain it: re-planned without probing";
+    return absl::OkStatus();
+  }
+  MDN_LOG(Warn) << "operations ran " << std::max(slower, faster) << "x off their predicted times "
                 << "(MERIDIAN_REPLAN_DRIFT=" << limit << "): re-measuring the links";
   plans_.clear();
   drift_ref_ = 0;
   // Every pair again: the handed-out matrix is what drifted.
   return MeasureLinks(/*full=*/true);
+}
+
+bool Communicator::AdoptPassiveRates(const std::vector<planner::LinkTraffic>& traffic,
+                                     double factor) {
+  planner::PassiveConfig config;
+  config.factor = factor;
+  planner::PassiveUpdate u = planner::ApplyPassiveRates(topology_, traffic, config);
+  MDN_LOG(Debug) << "passive rates at the step boundary: " << u.sampled
+                 << " link(s) carried enough to have one, " << u.drifted.size()
+                 << " drifted, " << u.shared << " slow by sharing";
+  if (u.drifted.empty()) return false;
+  // Every rank decides alike; one of them says so.
+  if (roster_.rank == 0) {
+    for (const planner::DriftedLink& d : u.drifted) {
+      MDN_LOG(Warn) << absl::StrFormat(
+          "passive: link %d -> %d carried %.4g MB at %.4g MB/s, planned %.4g MB/s: re-planning",
+          d.from, d.to, d.bytes / 1e6, d.passive_Bps / 1e6, d.planned_Bps / 1e6);
+    }
+    for (const auto& [a, b] : u.lowered_trunks) {
+      MDN_LOG(Warn) << absl::StrFormat(
+          "passive: every flow from region %d to region %d was slow: its trunk is taken "
+          "at %.4g MB/s (planned %.4g MB/s)",
+          a, b, u.topology.trunk(a, b) / 1e6, topology_.trunk(a, b) / 1e6);
+    }
+  }
+  topology_ = std::move(u.topology);
+  plans_.clear();
+  drift_ref_ = 0;
+  // Connections stay as the probe sized them: a link slowed by loss needs
+  // its parallel connections more, not fewer.
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    link_stats_.passive_adopted += static_cast<int>(u.drifted.size());
+  }
+  // The coordinator hands out what rank 0 reports; within a region the
+  // adopted rate has an exact sample form (passive_estimate.h).
+  if (planner::AdoptIntoSamples(u, &samples_) > 0 && roster_.rank == 0 && membership_) {
+    membership_->ReportLinks(LinkReport(roster_, samples_, cost_));
+  }
+  return true;
 }
 
 void Communicator::ApplyNotices() {

@@ -29,6 +29,8 @@
 #include "collectives/executor.h"
 #include "planner/plan.h"
 #include "planner/cost_model.h"
+#include "planner/passive_estimate.h"
+#include "planner/probe_samples.h"
 #include "planner/topology.h"
 #include "runtime/coordinator/coordinator.h"
 #include "runtime/coordinator/membership_client.h"
@@ -50,6 +52,11 @@ struct LinkStats {
   int probe_rounds = 0;       // rounds those probes took
   double seconds = 0;         // probing and merging, wall time
   double incast_penalty = 0;  // the cost model's, as measured or handed out
+  // Since the epoch began (kept across a re-probe on drift): step
+  // boundaries at which the ranks exchanged their links' passive samples,
+  // and links whose passive rate was adopted (planner/passive_estimate.h).
+  int passive_exchanges = 0;
+  int passive_adopted = 0;
 };
 
 class Communicator {
@@ -118,10 +125,17 @@ class Communicator {
   absl::Status KnownLoss(uint64_t epoch);
   void CheckTimeout();
   CachedPlan PlanFor(const OpArgs& args);
-  // At a step boundary of an unchanged group: agree (one small all-reduce)
-  // whether operations drifted from their predictions by more than
-  // MERIDIAN_REPLAN_DRIFT, and if so re-probe and re-plan.
+  // At a step boundary of an unchanged group: one small all-gather of every
+  // rank's operation drift and its links' passive samples.  Operations
+  // that ran more than MERIDIAN_REPLAN_DRIFT slower than predicted, with
+  // links that real traffic showed that much slower than planned, adopt
+  // those links' rates and re-plan without probing (AdoptPassiveRates);
+  // operations that drifted with no slow link to explain it, or ran
+  // faster, re-probe every pair and re-plan.
   absl::Status CheckDrift();
+  // traffic[to * n + from]: every rank's samples, gathered.  True when a
+  // link drifted and the topology changed (plans are dropped).
+  bool AdoptPassiveRates(const std::vector<planner::LinkTraffic>& traffic, double factor);
   void NoteOpTime(double seconds, double predicted_s);
   // Ring, tree or hierarchy for this request on this epoch's network
   // (planner/choose.h), per PlannerOptions; MERIDIAN_DEBUG=plan logs why.
@@ -166,6 +180,10 @@ class Communicator {
   planner::Topology topology_;
   planner::CostParams cost_;  // calibrated with the links
   bool measured_ = false;
+  // The measured pairs topology_ was built from (handed out or probed):
+  // passive rates adopted within a region are written back into them for
+  // rank 0's report to the coordinator.
+  std::vector<planner::PairSample> samples_;
   mutable std::mutex stats_mu_;
   LinkStats link_stats_;  // guarded by stats_mu_
   using PlanKey = std::tuple<int, uint64_t, int, bool, bool, size_t>;
