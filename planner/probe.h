@@ -73,8 +73,9 @@ struct ProbeRow {
 // an all-gather) into the Topology all ranks plan with: latency(i, j) = half
 // the smaller of the two round trips measured; bandwidth(i, j) = what j
 // measured receiving from i; regions from ClusterRegions; for each ordered
-// region pair, the trunk is the largest sum of the rates of the pairs that
-// crossed it in one round, and a pair that shared its trunk with k - 1
+// region pair, the trunk is the largest over the rounds of what the k
+// pairs that crossed it together show: k x the slowest one's rate, within
+// [the fastest one's rate, the sum of their rates]; and a pair that shared its trunk with k - 1
 // others in its round is credited min(k x its rate, trunk) as its own
 // bandwidth; each peer's egress / ingress is its fastest pair rate out /
 // in (one NIC shared by all its flows).  Missing or non-positive values are

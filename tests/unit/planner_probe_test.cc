@@ -124,6 +124,57 @@ TEST(TopologyFromProbesTest, LatencyRegionsAndSharedTrunk) {
   EXPECT_DOUBLE_EQ(t->ingress(3), 125e6);
 }
 
+// Pairs of a round start one after another, so their averages add up to
+// more than the trunk: the first had it to itself for a while.  The trunk
+// is k x the slowest (the one that shared it longest), not the sum; a pair
+// slowed by its own access link does not pull it under the fastest pair.
+TEST(TopologyFromProbesTest, StaggeredPairsDoNotInflateTheTrunk) {
+  const int n = 6;
+  auto region = [](int r) { return r / 3; };
+  std::vector<Round> rounds = RoundRobinRounds(n);
+  const double trunk = 37.5e6;
+  // The i-th crossing pair of a round of k: an early start shows more.
+  auto staggered = [&](int i, int k) { return trunk / k * (1.0 + 0.1 * (k - 1 - i)); };
+  std::vector<ProbeRow> rows(n);
+  for (int r = 0; r < n; ++r) {
+    rows[r].rtt_s.assign(n, -1);
+    rows[r].recv_Bps.assign(n, -1);
+  }
+  for (const Round& round : rounds) {
+    int k = 0;
+    for (const auto& [a, b] : round) k += region(a) != region(b);
+    int i = 0;
+    for (const auto& [a, b] : round) {
+      const bool across = region(a) != region(b);
+      rows[a].rtt_s[b] = rows[b].rtt_s[a] = across ? 0.070 : 0.0005;
+      rows[a].recv_Bps[b] = rows[b].recv_Bps[a] = across ? staggered(i++, k) : 125e6;
+    }
+  }
+  auto t = TopologyFromProbes(rows, rounds);
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->num_regions(), 2);
+  EXPECT_NEAR(t->trunk(t->region(0), t->region(3)), trunk, 1);
+  EXPECT_NEAR(t->trunk(t->region(3), t->region(0)), trunk, 1);
+
+  // One of two crossing pairs held back by its own 5 MB/s access link: the
+  // trunk is at least what the other pair alone carried.
+  std::vector<Round> two = {{{0, 2}, {1, 3}}};
+  std::vector<ProbeRow> r4(4);
+  for (int r = 0; r < 4; ++r) {
+    r4[r].rtt_s.assign(4, 0.0005);
+    r4[r].recv_Bps.assign(4, 125e6);
+  }
+  for (int a : {0, 1}) {
+    for (int b : {2, 3}) r4[a].rtt_s[b] = r4[b].rtt_s[a] = 0.070;
+  }
+  r4[2].recv_Bps[0] = r4[0].recv_Bps[2] = 5e6;
+  r4[3].recv_Bps[1] = r4[1].recv_Bps[3] = 100e6;
+  auto m = TopologyFromProbes(r4, two);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->num_regions(), 2);
+  EXPECT_DOUBLE_EQ(m->trunk(m->region(0), m->region(2)), 100e6);
+}
+
 TEST(TopologyFromProbesTest, SlowAccessLinkLimitsEveryFlowOfItsPeer) {
   // Rank 2 sits behind a 12.5 MB/s link: every pair rate to and from it
   // shows it, and so do its egress and ingress.
