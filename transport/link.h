@@ -99,6 +99,12 @@ class Link {
     (void)rtt_s;
     return num_connections();
   }
+  // Per operation: send over every connection (`all`), or over the number
+  // FitToPath chose.  A plan that runs one flow per path (a ring) keeps
+  // every connection's congestion window in use; fitting pays off where a
+  // plan runs several flows over one trunk at once, and costs a window
+  // that must grow back where one flow would have had the path alone.
+  virtual void SendOverAll(bool all) { (void)all; }
 
   // The receive rate this link observed in real traffic (bytes / seconds of
   // the sample, idle time left out), accumulated since the last call, which

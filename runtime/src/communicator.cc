@@ -387,6 +387,7 @@ void Communicator::RunCollective(const std::shared_ptr<Request>& req) {
                               args.spec.root != roster_.rank && protect_bytes > 0;
   const uint64_t seq = next_seq_++;
   CachedPlan cached = PlanFor(args);
+  UseFittedLinks(cached.fitted_links);
   const auto started = std::chrono::steady_clock::now();
   executor_->Start(
       seq, args.spec, cached.plan, input, output,

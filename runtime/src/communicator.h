@@ -105,6 +105,9 @@ class Communicator {
   struct CachedPlan {
     std::shared_ptr<const planner::Plan> plan;
     double predicted_s = -1;  // the planner's prediction; < 0: none
+    // Links send over their fitted connections (a tree or hierarchy runs
+    // several flows over one trunk at once); false: over all of them.
+    bool fitted_links = false;
   };
 
   explicit Communicator(const CommOptions& options);
@@ -140,7 +143,7 @@ class Communicator {
   // Ring, tree or hierarchy for this request on this epoch's network
   // (planner/choose.h), per PlannerOptions; MERIDIAN_DEBUG=plan logs why.
   planner::Plan ChoosePlanFor(const planner::PlanRequest& request, size_t esize,
-                              double* predicted_s);
+                              double* predicted_s, bool* fitted_links);
   // Runs one operation of this epoch to completion on the calling
   // (progress) thread, before any queued operation.
   absl::Status RunNow(const collectives::OpSpec& spec,
@@ -152,8 +155,10 @@ class Communicator {
   // asks for every pair; rank 0 reports what was measured to the
   // coordinator, for the next epochs.
   absl::Status MeasureLinks(bool full = false);
-  // Lets each link send over only the connections its measured path needs.
+  // Lets each link send over only the connections its measured path needs
+  // (when the plan of an operation asks for it: UseFittedLinks).
   void FitLinksToPaths();
+  void UseFittedLinks(bool fitted);
 
   const CommOptions options_;
   std::atomic<int> rank_{-1};

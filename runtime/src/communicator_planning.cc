@@ -128,6 +128,12 @@ absl::Status Communicator::MeasureLinks(bool full) {
   return absl::OkStatus();
 }
 
+void Communicator::UseFittedLinks(bool fitted) {
+  for (auto& link : links_) {
+    if (link) link->SendOverAll(!fitted);
+  }
+}
+
 void Communicator::FitLinksToPaths() {
   // Connect time sized each pair's connections for the default target rate;
   // now the rate is known (transport/tcp/path_sizing.h, ConnectionsForRate).
@@ -162,16 +168,18 @@ Communicator::CachedPlan Communicator::PlanFor(const OpArgs& args) {
   pr.average = spec.op == math::RedOp::kAvg;
   pr.chunk_elems = std::max<uint64_t>(1, options_.chunk_bytes / esize);
   CachedPlan cached;
-  cached.plan = std::make_shared<const planner::Plan>(ChoosePlanFor(pr, esize, &cached.predicted_s));
+  cached.plan = std::make_shared<const planner::Plan>(
+      ChoosePlanFor(pr, esize, &cached.predicted_s, &cached.fitted_links));
   if (plans_.size() >= kMaxCachedPlans) plans_.clear();
   plans_.emplace(key, cached);
   return cached;
 }
 
 planner::Plan Communicator::ChoosePlanFor(const planner::PlanRequest& request, size_t esize,
-                                          double* predicted_s) {
+                                          double* predicted_s, bool* fitted_links) {
   const PlannerOptions& po = options_.planner;
   *predicted_s = -1;
+  *fitted_links = false;
   const bool forced = po.algo != PlannerOptions::Algo::kAuto;
   // Without measurements only a forced algorithm changes anything: every
   // candidate looks alike on a uniform model.
@@ -196,6 +204,10 @@ planner::Plan Communicator::ChoosePlanFor(const planner::PlanRequest& request, s
                   << choice.Explain();
   }
   if (measured_) *predicted_s = choice.chosen.predicted_s;
+  // A ring runs one flow per link: it keeps every connection (and its
+  // congestion window).  Trees and hierarchies run several flows over one
+  // trunk or NIC at once, where fewer connections each lose less.
+  *fitted_links = measured_ && choice.chosen.algorithm != planner::Algorithm::kRing;
   return planner::BuildCandidatePlan(choice.chosen, request);
 }
 

@@ -513,6 +513,11 @@ TEST(TcpLinkTest, FittedToAMeasuredPathSendsOverOnlyTheConnectionsItNeeds) {
   EXPECT_TRUE(got == out);
   EXPECT_TRUE(p.streams[3].empty());
   EXPECT_TRUE(p.streams[4].empty());
+  // Per operation, a plan may ask for every connection again, and back.
+  p.link->SendOverAll(true);
+  EXPECT_EQ(p.link->sending_connections(), 5);
+  p.link->SendOverAll(false);
+  EXPECT_EQ(p.link->sending_connections(), 3);
   // A faster measurement gives the connections back.
   EXPECT_EQ(p.link->FitToPath(1e9, 0.025), 5);
 }

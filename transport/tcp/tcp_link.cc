@@ -62,7 +62,7 @@ absl::Status TcpLink::Start(std::vector<Fd> connections) {
   MDN_RETURN_IF_ERROR(
       loop_->Add(kick_.get(), EPOLLIN, [this](uint32_t) { OnKick(); }));
   conns_.resize(connections.size());
-  sending_conns_ = static_cast<int>(conns_.size());
+  sending_conns_ = fitted_conns_ = static_cast<int>(conns_.size());
   for (size_t i = 0; i < connections.size(); ++i) {
     Conn& c = conns_[i];
     MDN_RETURN_IF_ERROR(SetNonBlocking(connections[i].get(), true));
@@ -233,16 +233,22 @@ int TcpLink::FitToPath(double rate_Bps, double rtt_s) {
   }
   const int k = ConnectionsForRate(rate_Bps, rtt_s, window,
                                    static_cast<int>(conns_.size()));
-  if (k != sending_conns_) {
-    MDN_LOG(Info) << "link to " << Who() << ": sending over " << k << " of "
+  if (k != fitted_conns_) {
+    MDN_LOG(Info) << "link to " << Who() << ": fitted to " << k << " of "
                   << conns_.size() << " connections (measured "
                   << rate_Bps * 8 / 1e6 << " Mbit/s, RTT " << rtt_s * 1e3
                   << " ms, window " << window << " bytes)";
   }
-  sending_conns_ = k;
+  fitted_conns_ = k;
+  if (!over_all_) sending_conns_ = k;
   // Frames a connection past k already claimed stay with it (a started
   // frame must finish on its connection); it takes no new ones.
   return k;
+}
+
+void TcpLink::SendOverAll(bool all) {
+  over_all_ = all;
+  sending_conns_ = all ? static_cast<int>(conns_.size()) : fitted_conns_;
 }
 
 TcpLink::SendFrame& TcpLink::InsertUrgent(Conn& c) {

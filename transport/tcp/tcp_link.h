@@ -56,6 +56,7 @@ class TcpLink final : public Link {
   // (TcpOptions::connections_per_peer > 0).  The others stay open and keep
   // receiving: the peer decides its own sending side.
   int FitToPath(double rate_Bps, double rtt_s) override;
+  void SendOverAll(bool all) override;
   int sending_connections() const { return sending_conns_; }
   void SendAbort(uint64_t op_seq, const std::string& reason) override;
   void CancelThrough(uint64_t op_seq) override;
@@ -186,8 +187,11 @@ class TcpLink final : public Link {
   const std::string peer_name_;
   const TcpOptions options_;
   const size_t frame_bytes_;
-  // Connections [0, sending_conns_) claim data frames (FitToPath).
+  // Connections [0, sending_conns_) claim data frames: all of them, or the
+  // fitted_conns_ that FitToPath chose (SendOverAll).
   int sending_conns_ = 0;
+  int fitted_conns_ = 0;
+  bool over_all_ = false;
   EventLoop* const loop_;
   LinkEvents* const events_;
 
