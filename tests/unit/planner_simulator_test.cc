@@ -317,8 +317,10 @@ TEST(SimulatorTest, TenThousandRanksOnGeneratedRegions) {
     ASSERT_TRUE(res.ok()) << res.status();
     EXPECT_GT(res->total_s, 0);
     EXPECT_EQ(res->rank_finish_s.size(), static_cast<size_t>(n));
-    if (generator == 0) EXPECT_EQ(res->messages, 2u * (n - 1) * 4);
-    EXPECT_LT(wall, 60.0);
+    if (generator == 0) {
+      EXPECT_EQ(res->messages, 2u * (n - 1) * 4);
+    }
+    // Wall time is reported, not asserted (ctest's timeout bounds the run).
     std::printf("10,000 ranks, %s all-reduce of 4 MiB, %zu steps: %s; %.2f s wall\n",
                 generator == 0 ? "binomial tree" : "double binary tree", steps,
                 res->Summary().c_str(), wall);
@@ -334,7 +336,6 @@ TEST(SimulatorTest, FlatRingOf1024Ranks) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_TRUE(res.ok()) << res.status();
   EXPECT_EQ(res->messages, 2u * n * (n - 1));
-  EXPECT_LT(wall, 60.0);
   std::printf("1024-rank ring all-reduce (4 MiB): %s; %.2f s wall\n", res->Summary().c_str(),
               wall);
 }
