@@ -131,6 +131,12 @@ HostTopology LoadHostTopology(bool device_libraries) {
     t.problem = "hwloc_topology_init failed";
     return t;
   }
+  // hwloc's "pci" plugin goes through libpciaccess, whose state is never
+  // freed (LeakSanitizer reports it in every process that loads the
+  // topology); the linux component reads the same PCI devices, NIC
+  // addresses and locality from sysfs (meridian-info prints the same
+  // without it).
+  hwloc_topology_set_components(topo, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "pci");
   if (!device_libraries) {
     // Components that are absent (no plugin installed) are ignored.
     for (const char* c : {"opencl", "cuda", "nvml", "rsmi", "levelzero", "gl"}) {
