@@ -14,6 +14,18 @@
 
 namespace meridian::test_util {
 
+// The config of a group of one (rank 0) at `coordinator`: what tests of
+// option checks at mdnCommCreate start from.
+inline mdnCommConfig_t OneRankConfig(const char* coordinator) {
+  mdnCommConfig_t cfg;
+  mdnCommConfigInit(&cfg);
+  cfg.coordinator = coordinator;
+  cfg.world_size = 1;
+  cfg.rank = 0;
+  cfg.connect_timeout_ms = 10000;
+  return cfg;
+}
+
 class CommGroup {
  public:
   explicit CommGroup(int n, int timeout_ms = 20000) : n_(n), comms_(n) {

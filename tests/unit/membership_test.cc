@@ -14,10 +14,15 @@
 
 #include "gtest/gtest.h"
 #include "meridian.h"
+#include "tests/unit/elastic_group.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using meridian::test_util::Join;
+using meridian::test_util::JoinAll;
+using meridian::test_util::Rank;
+using meridian::test_util::StartCoordinator;
 
 class MembershipEnvironment : public ::testing::Environment {
  public:
@@ -30,38 +35,6 @@ class MembershipEnvironment : public ::testing::Environment {
 ::testing::Environment* const kEnv =
     ::testing::AddGlobalTestEnvironment(new MembershipEnvironment);
 
-std::string StartCoordinator(mdnCoordinator_t* coord, const std::string& listen = "127.0.0.1:0") {
-  EXPECT_EQ(mdnCoordinatorCreate(listen.c_str(), coord), mdnSuccess) << mdnGetLastError();
-  char addr[128] = {0};
-  EXPECT_EQ(mdnCoordinatorGetAddress(*coord, addr, sizeof(addr)), mdnSuccess);
-  return addr;
-}
-
-mdnComm_t Join(const std::string& coord, int world) {
-  mdnCommConfig_t cfg;
-  mdnCommConfigInit(&cfg);
-  cfg.coordinator = coord.c_str();
-  cfg.world_size = world;
-  cfg.connect_timeout_ms = 15000;
-  cfg.op_timeout_ms = 15000;
-  mdnComm_t comm = nullptr;
-  EXPECT_EQ(mdnCommCreate(&cfg, &comm), mdnSuccess) << mdnGetLastError();
-  return comm;
-}
-
-std::vector<mdnComm_t> JoinAll(const std::string& coord, int n) {
-  std::vector<mdnComm_t> comms(n);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i) threads.emplace_back([&, i] { comms[i] = Join(coord, n); });
-  for (auto& t : threads) t.join();
-  return comms;
-}
-
-int Rank(mdnComm_t c) {
-  int r = -1;
-  mdnCommRank(c, &r);
-  return r;
-}
 int Size(mdnComm_t c) {
   int s = -1;
   mdnCommSize(c, &s);

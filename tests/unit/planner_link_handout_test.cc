@@ -14,11 +14,21 @@
 #include "meridian.h"
 #include "runtime/src/c_api_internal.h"
 #include "runtime/src/communicator.h"
+#include "tests/unit/elastic_group.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using meridian::runtime::LinkStats;
+using meridian::test_util::JoinAll;
+using meridian::test_util::Rank;
+using meridian::test_util::StartCoordinator;
+
+constexpr int kTimeoutMs = 8000;
+
+mdnComm_t Join(const std::string& coord, int world) {
+  return meridian::test_util::Join(coord, world, kTimeoutMs);
+}
 
 class Env : public ::testing::Environment {
  public:
@@ -28,39 +38,6 @@ class Env : public ::testing::Environment {
   }
 };
 ::testing::Environment* const kEnv = ::testing::AddGlobalTestEnvironment(new Env);
-
-std::string StartCoordinator(mdnCoordinator_t* coord) {
-  EXPECT_EQ(mdnCoordinatorCreate("127.0.0.1:0", coord), mdnSuccess) << mdnGetLastError();
-  char addr[128] = {0};
-  EXPECT_EQ(mdnCoordinatorGetAddress(*coord, addr, sizeof(addr)), mdnSuccess);
-  return addr;
-}
-
-mdnComm_t Join(const std::string& coord, int world) {
-  mdnCommConfig_t cfg;
-  mdnCommConfigInit(&cfg);
-  cfg.coordinator = coord.c_str();
-  cfg.world_size = world;
-  cfg.connect_timeout_ms = 8000;
-  cfg.op_timeout_ms = 8000;
-  mdnComm_t comm = nullptr;
-  EXPECT_EQ(mdnCommCreate(&cfg, &comm), mdnSuccess) << mdnGetLastError();
-  return comm;
-}
-
-std::vector<mdnComm_t> JoinAll(const std::string& coord, int n) {
-  std::vector<mdnComm_t> comms(n);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i) threads.emplace_back([&, i] { comms[i] = Join(coord, n); });
-  for (auto& t : threads) t.join();
-  return comms;
-}
-
-int Rank(mdnComm_t c) {
-  int r = -1;
-  mdnCommRank(c, &r);
-  return r;
-}
 
 LinkStats Stats(mdnComm_t c) { return c->impl->link_stats(); }
 
@@ -144,7 +121,7 @@ std::vector<mdnComm_t> Admit(std::vector<mdnComm_t> comms, const std::string& co
 TEST(PlannerLinkHandout, LeaveProbesNothingAndJoinProbesOnlyTheJoinersPairs) {
   mdnCoordinator_t coord;
   const std::string addr = StartCoordinator(&coord);
-  std::vector<mdnComm_t> comms = JoinAll(addr, 4);
+  std::vector<mdnComm_t> comms = JoinAll(addr, 4, kTimeoutMs);
   // Formation: 6 pairs in 3 rounds.
   ExpectStats(comms, 1, 0, 6, 3, "epoch 1");
   ExpectSums(comms, "epoch 1");
@@ -178,7 +155,7 @@ TEST(PlannerLinkHandout, ProbeAlwaysMeasuresEveryPairAtEveryEpoch) {
   setenv("MERIDIAN_PROBE", "always", 1);
   mdnCoordinator_t coord;
   const std::string addr = StartCoordinator(&coord);
-  std::vector<mdnComm_t> comms = JoinAll(addr, 3);
+  std::vector<mdnComm_t> comms = JoinAll(addr, 3, kTimeoutMs);
   ExpectStats(comms, 1, 0, 3, 3, "epoch 1");
   comms = Leave(comms, 2);
   ExpectStats(comms, 2, 0, 1, 1, "epoch 2, always");
@@ -192,7 +169,7 @@ TEST(PlannerLinkHandout, ProbeOffMeasuresNothing) {
   setenv("MERIDIAN_PROBE", "0", 1);
   mdnCoordinator_t coord;
   const std::string addr = StartCoordinator(&coord);
-  std::vector<mdnComm_t> comms = JoinAll(addr, 3);
+  std::vector<mdnComm_t> comms = JoinAll(addr, 3, kTimeoutMs);
   for (mdnComm_t c : comms) {
     EXPECT_FALSE(Stats(c).measured);
     EXPECT_EQ(Stats(c).probed_pairs, 0);

@@ -12,6 +12,7 @@
 
 #include "gtest/gtest.h"
 #include "planner/probe.h"
+#include "tests/unit/planner_test_topology.h"
 
 namespace meridian::planner {
 namespace {
@@ -44,15 +45,7 @@ std::vector<ProbeRow> RegionRows(int n, const std::vector<Round>& rounds) {
   return rows;
 }
 
-void ExpectSameTopology(const Topology& x, const Topology& y) {
-  ASSERT_EQ(x.peers, y.peers);
-  EXPECT_EQ(x.latency_s, y.latency_s);
-  EXPECT_EQ(x.bandwidth_Bps, y.bandwidth_Bps);
-  EXPECT_EQ(x.region_of, y.region_of);
-  EXPECT_EQ(x.trunk_Bps, y.trunk_Bps);
-  EXPECT_EQ(x.egress_Bps, y.egress_Bps);
-  EXPECT_EQ(x.ingress_Bps, y.ingress_Bps);
-}
+using test_topology::ExpectSameTopology;
 
 TEST(ProbeSamplesTest, SamplesOfAFullProbeRebuildItsTopologyExactly) {
   for (int n : {2, 3, 4, 5, 6}) {

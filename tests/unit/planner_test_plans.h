@@ -26,15 +26,7 @@ inline Plan BinomialTreeAllReduce(int rank, int n, uint64_t count, uint64_t chun
   const BufferId input = in_place ? BufferId::kOutput : BufferId::kInput;
   auto add = [&](StepKind kind, int peer, BufRef src, BufRef dst, uint64_t elems,
                  int32_t dep = -1, bool finalize = false) {
-    Step s;
-    s.kind = kind;
-    s.peer = peer;
-    s.src = src;
-    s.dst = dst;
-    s.count = elems;
-    s.finalize = finalize;
-    s.deps[0] = dep;
-    plan.steps.push_back(s);
+    plan.steps.push_back(BuildStep(kind, peer, src, dst, elems, finalize, dep));
     return static_cast<int32_t>(plan.steps.size() - 1);
   };
   if (n == 1) {

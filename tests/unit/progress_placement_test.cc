@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "meridian.h"
 #include "runtime/src/comm_options.h"
+#include "tests/unit/comm_group.h"
 
 namespace meridian::runtime {
 namespace {
@@ -216,12 +217,7 @@ TEST(ProgressCpusOptionsTest, CheckedAtCommCreate) {
   ASSERT_EQ(mdnCoordinatorCreate("127.0.0.1:0", &coord), mdnSuccess) << mdnGetLastError();
   char addr[128];
   ASSERT_EQ(mdnCoordinatorGetAddress(coord, addr, sizeof(addr)), mdnSuccess);
-  mdnCommConfig_t cfg;
-  mdnCommConfigInit(&cfg);
-  cfg.coordinator = addr;
-  cfg.world_size = 1;
-  cfg.rank = 0;
-  cfg.connect_timeout_ms = 10000;
+  mdnCommConfig_t cfg = test_util::OneRankConfig(addr);
   setenv("MERIDIAN_PROGRESS_CPUS", "8-2", 1);
   mdnComm_t comm = nullptr;
   EXPECT_NE(mdnCommCreate(&cfg, &comm), mdnSuccess);
