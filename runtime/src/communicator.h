@@ -35,6 +35,7 @@
 #include "runtime/coordinator/coordinator.h"
 #include "runtime/coordinator/membership_client.h"
 #include "runtime/src/comm_options.h"
+#include "runtime/src/link_prober.h"
 #include "runtime/src/request.h"
 #include "transport/event_loop.h"
 #include "transport/link.h"
@@ -149,6 +150,9 @@ class Communicator {
   absl::Status RunNow(const collectives::OpSpec& spec,
                       std::shared_ptr<const planner::Plan> plan,
                       const void* input, void* output);
+  // RunNow as a RunOperation, for the link prober and the all-gathers
+  // that share measurements.
+  RunOperation InternalRunner();
   // Measures this epoch's links when PlannerOptions ask for it; otherwise
   // plans use a uniform model.  Pairs the roster hands out are used as
   // they are, unless `full` (a re-probe on drift) or MERIDIAN_PROBE=always

@@ -28,6 +28,11 @@ namespace {
 constexpr size_t kMaxCachedPlans = 256;
 }  // namespace
 
+RunOperation Communicator::InternalRunner() {
+  return [this](const collectives::OpSpec& spec, std::shared_ptr<const planner::Plan> plan,
+                const void* in, void* out) { return RunNow(spec, std::move(plan), in, out); };
+}
+
 absl::Status Communicator::MeasureLinks(bool full) {
   const int n = roster_.world_size;
   const PlannerOptions& po = options_.planner;
@@ -71,9 +76,7 @@ absl::Status Communicator::MeasureLinks(bool full) {
             return links_[peer] != nullptr ? links_[peer]->num_connections() : 1;
           },
           executor_.get(),
-          [this](const collectives::OpSpec& spec,
-                 std::shared_ptr<const planner::Plan> plan, const void* in,
-                 void* out) { return RunNow(spec, std::move(plan), in, out); });
+          InternalRunner());
       if (!t.ok()) {
         return absl::Status(t.status().code(),
                             absl::StrCat("measuring the links of epoch ", roster_.epoch,
@@ -235,7 +238,7 @@ absl::Status Communicator::CheckDrift() {
   // received while streaming (transport/link.h, TakePassiveSample).
   const int n = roster_.world_size;
   const size_t width = 2 + 2 * static_cast<size_t>(n);
-  std::vector<double> mine(width, 0), all(width * n, 0);
+  std::vector<double> mine(width, 0);
   mine[0] = timed_ops_ > 0 ? drift_hi_ : 1;
   mine[1] = timed_ops_ > 0 ? 1 / std::max(drift_lo_, 1e-9) : 1;
   for (int p = 0; p < n && p < static_cast<int>(links_.size()); ++p) {
@@ -244,18 +247,9 @@ absl::Status Communicator::CheckDrift() {
     mine[2 + p] = static_cast<double>(s.bytes);
     mine[2 + n + p] = s.seconds;
   }
-  collectives::OpSpec spec;
-  spec.collective = Collective::kAllGather;
-  spec.dtype = math::DataType::kFloat64;
-  spec.count = width;
-  planner::PlanRequest pr;
-  pr.collective = Collective::kAllGather;
-  pr.rank = roster_.rank;
-  pr.world_size = n;
-  pr.count = width;
-  pr.chunk_elems = width;
-  MDN_RETURN_IF_ERROR(RunNow(spec, std::make_shared<const planner::Plan>(planner::BuildRingPlan(pr)),
-                             mine.data(), all.data()));
+  MDN_ASSIGN_OR_RETURN(
+      const std::vector<double> all,
+      AllGatherDoubles(roster_.rank, n, mine, InternalRunner()));
   drift_hi_ = drift_lo_ = 1;
   timed_ops_ = 0;
   double slower = 1, faster = 1;

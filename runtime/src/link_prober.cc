@@ -120,24 +120,30 @@ absl::StatusOr<double> MeasureIncast(int rank, const planner::Topology& topology
                                            static_cast<double>(total) / span,
                                            static_cast<int>(k));
   }
-  planner::PlanRequest gather;
-  gather.collective = planner::Collective::kAllGather;
-  gather.rank = rank;
-  gather.world_size = n;
-  gather.count = 1;
-  gather.chunk_elems = 1;
-  std::vector<double> all(n);
-  collectives::OpSpec gspec;
-  gspec.collective = planner::Collective::kAllGather;
-  gspec.dtype = math::DataType::kFloat64;
-  gspec.count = 1;
-  MDN_RETURN_IF_ERROR(run(gspec,
-                          std::make_shared<const planner::Plan>(planner::BuildRingPlan(gather)),
-                          &mine, all.data()));
+  MDN_ASSIGN_OR_RETURN(std::vector<double> all, AllGatherDoubles(rank, n, {mine}, run));
   return all[fan_in.receiver];
 }
 
 }  // namespace
+
+absl::StatusOr<std::vector<double>> AllGatherDoubles(int rank, int world_size,
+                                                     const std::vector<double>& mine,
+                                                     const RunOperation& run) {
+  planner::PlanRequest gather;
+  gather.collective = planner::Collective::kAllGather;
+  gather.rank = rank;
+  gather.world_size = world_size;
+  gather.count = mine.size();
+  gather.chunk_elems = mine.size();
+  std::vector<double> all(mine.size() * static_cast<size_t>(world_size));
+  collectives::OpSpec spec;
+  spec.collective = planner::Collective::kAllGather;
+  spec.dtype = math::DataType::kFloat64;
+  spec.count = mine.size();
+  MDN_RETURN_IF_ERROR(run(spec, std::make_shared<const planner::Plan>(planner::BuildRingPlan(gather)),
+                          mine.data(), all.data()));
+  return all;
+}
 
 absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
                                            const planner::ProbeShape& shape,
@@ -193,21 +199,7 @@ absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
   executor->RecordStepTimes(false);
 
   // Everyone's rows, in rank order, on every rank.
-  planner::PlanRequest gather;
-  gather.collective = planner::Collective::kAllGather;
-  gather.rank = rank;
-  gather.world_size = n;
-  gather.count = row.size();
-  gather.chunk_elems = row.size();
-  std::vector<double> all(row.size() * n);
-  collectives::OpSpec gspec;
-  gspec.collective = planner::Collective::kAllGather;
-  gspec.dtype = math::DataType::kFloat64;
-  gspec.count = row.size();
-  MDN_RETURN_IF_ERROR(run(gspec,
-                          std::make_shared<const planner::Plan>(
-                              planner::BuildRingPlan(gather)),
-                          row.data(), all.data()));
+  MDN_ASSIGN_OR_RETURN(std::vector<double> all, AllGatherDoubles(rank, n, row, run));
   std::vector<planner::ProbeRow> rows(n);
   std::vector<double> reduce(n), copy(n);
   for (int r = 0; r < n; ++r) {

@@ -40,6 +40,13 @@ struct MeasuredNetwork {
   int rounds = 0;        // probing rounds run now
 };
 
+// Every rank's `mine` (the same length on every rank), in rank order, on
+// every rank: the all-gather by which ranks share what they measured, so
+// that all of them decide from the same numbers.
+absl::StatusOr<std::vector<double>> AllGatherDoubles(int rank, int world_size,
+                                                     const std::vector<double>& mine,
+                                                     const RunOperation& run);
+
 // Probes the pairs of `world_size` ranks that `known` lacks (all of them
 // when it is empty): the round-robin rounds keep only those pairs, and
 // rounds left empty are skipped.  The rows and the compute rates are
