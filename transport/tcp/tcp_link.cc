@@ -62,7 +62,7 @@ absl::Status TcpLink::Start(std::vector<Fd> connections) {
   MDN_RETURN_IF_ERROR(
       loop_->Add(kick_.get(), EPOLLIN, [this](uint32_t) { OnKick(); }));
   conns_.resize(connections.size());
-  sending_conns_ = fitted_conns_ = static_cast<int>(conns_.size());
+  fitted_conns_ = static_cast<int>(conns_.size());
   for (size_t i = 0; i < connections.size(); ++i) {
     Conn& c = conns_[i];
     MDN_RETURN_IF_ERROR(SetNonBlocking(connections[i].get(), true));
@@ -220,7 +220,7 @@ void TcpLink::Unclaim(Conn& c) {
 }
 
 int TcpLink::FitToPath(double rate_Bps, double rtt_s) {
-  if (failed_ || options_.connections_per_peer > 0) return sending_conns_;
+  if (failed_ || options_.connections_per_peer > 0) return sending_connections();
   // The window one connection carries: the receive buffer we asked for
   // (the kernel reports twice the requested size, half of which is its
   // bookkeeping allowance).
@@ -240,7 +240,6 @@ int TcpLink::FitToPath(double rate_Bps, double rtt_s) {
                   << " ms, window " << window << " bytes)";
   }
   fitted_conns_ = k;
-  if (!over_all_) sending_conns_ = k;
   // Frames a connection past k already claimed stay with it (a started
   // frame must finish on its connection); it takes no new ones.
   return k;
@@ -248,7 +247,6 @@ int TcpLink::FitToPath(double rate_Bps, double rtt_s) {
 
 void TcpLink::SendOverAll(bool all) {
   over_all_ = all;
-  sending_conns_ = all ? static_cast<int>(conns_.size()) : fitted_conns_;
 }
 
 TcpLink::SendFrame& TcpLink::InsertUrgent(Conn& c) {

@@ -57,7 +57,9 @@ class TcpLink final : public Link {
   // receiving: the peer decides its own sending side.
   int FitToPath(double rate_Bps, double rtt_s) override;
   void SendOverAll(bool all) override;
-  int sending_connections() const { return sending_conns_; }
+  int sending_connections() const {
+    return over_all_ ? static_cast<int>(conns_.size()) : fitted_conns_;
+  }
   void SendAbort(uint64_t op_seq, const std::string& reason) override;
   void CancelThrough(uint64_t op_seq) override;
   // Data payload read in streaks (reads no more than kStreamGap apart,
@@ -157,7 +159,7 @@ class TcpLink final : public Link {
   void Claim(Conn& c, size_t budget);
   void Unclaim(Conn& c);
   bool Sends(const Conn& c) const {
-    return &c - conns_.data() < sending_conns_;
+    return &c - conns_.data() < sending_connections();
   }
   // Inserts a frame ahead of every queued data frame that has not started.
   SendFrame& InsertUrgent(Conn& c);
@@ -187,9 +189,8 @@ class TcpLink final : public Link {
   const std::string peer_name_;
   const TcpOptions options_;
   const size_t frame_bytes_;
-  // Connections [0, sending_conns_) claim data frames: all of them, or the
-  // fitted_conns_ that FitToPath chose (SendOverAll).
-  int sending_conns_ = 0;
+  // Connections [0, sending_connections()) claim data frames: all of them
+  // (over_all_, SendOverAll), or the fitted_conns_ that FitToPath chose.
   int fitted_conns_ = 0;
   bool over_all_ = false;
   EventLoop* const loop_;
