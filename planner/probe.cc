@@ -37,42 +37,74 @@ uint64_t PairBulkBytes(const ProbeShape& shape, int connections) {
   return std::min(cap, shape.bulk_bytes * k);
 }
 
-Plan BuildProbePlan(int rank, int world_size, const Round& round,
-                    const ProbeShape& shape, ProbeSteps* steps) {
-  assert(shape.pings >= 1 && shape.bulk_chunks >= 2);
-  assert(shape.bulk_bytes >= static_cast<uint64_t>(shape.bulk_chunks));
-  Plan plan;
-  plan.collective = Collective::kTransfer;
-  plan.rank = rank;
-  plan.world_size = world_size;
+namespace {
+
+// The pairing of `rank` in `round` and the ping-pong that starts every
+// probe plan: `pings` exchanges with the partner, the pongs landing at
+// `pong_slot`.  Returns the last ping-pong step (-1 when the rank sits the
+// round out).
+int32_t AddPingPong(int rank, const Round& round, int pings, BufRef pong_slot, Plan* plan,
+                    ProbeSteps* steps) {
   *steps = ProbeSteps();
   for (const auto& [a, b] : round) {
     if (a == rank) steps->partner = b, steps->initiator = true;
     if (b == rank) steps->partner = a, steps->initiator = false;
   }
-  auto add = [&](StepKind kind, BufRef src, BufRef dst, uint64_t count,
-                 int32_t dep) {
-    plan.steps.push_back(BuildStep(kind, steps->partner, src, dst, count, false, dep));
-    return static_cast<int32_t>(plan.steps.size() - 1);
+  if (steps->partner < 0) return -1;
+  auto add = [&](StepKind kind, BufRef src, BufRef dst, int32_t dep) {
+    plan->steps.push_back(BuildStep(kind, steps->partner, src, dst, 1, false, dep));
+    return static_cast<int32_t>(plan->steps.size() - 1);
   };
-  if (steps->partner >= 0) {
-    const BufRef in0{BufferId::kInput, 0};
-    // Pongs land past the bulk area, so they never touch bulk bytes.
-    const BufRef pong_slot{BufferId::kOutput, shape.bulk_bytes};
-    int32_t last = -1;
-    for (int k = 0; k < shape.pings; ++k) {
-      if (steps->initiator) {
-        int32_t ping = add(StepKind::kSend, in0, {}, 1, last);
-        last = add(StepKind::kRecv, {}, pong_slot, 1, -1);
-        steps->ping_pong.push_back(ping);
-        steps->ping_pong.push_back(last);
-      } else {
-        int32_t got = add(StepKind::kRecv, {}, pong_slot, 1, -1);
-        last = add(StepKind::kSend, in0, {}, 1, got);
-        steps->ping_pong.push_back(got);
-        steps->ping_pong.push_back(last);
-      }
+  const BufRef in0{BufferId::kInput, 0};
+  int32_t last = -1;
+  for (int k = 0; k < pings; ++k) {
+    if (steps->initiator) {
+      int32_t ping = add(StepKind::kSend, in0, {}, last);
+      last = add(StepKind::kRecv, {}, pong_slot, -1);
+      steps->ping_pong.push_back(ping);
+      steps->ping_pong.push_back(last);
+    } else {
+      int32_t got = add(StepKind::kRecv, {}, pong_slot, -1);
+      last = add(StepKind::kSend, in0, {}, got);
+      steps->ping_pong.push_back(got);
+      steps->ping_pong.push_back(last);
     }
+  }
+  return last;
+}
+
+Plan EmptyTransferPlan(int rank, int world_size) {
+  Plan plan;
+  plan.collective = Collective::kTransfer;
+  plan.rank = rank;
+  plan.world_size = world_size;
+  return plan;
+}
+
+}  // namespace
+
+Plan BuildPingPlan(int rank, int world_size, const Round& round, int pings,
+                   ProbeSteps* steps) {
+  assert(pings >= 1);
+  Plan plan = EmptyTransferPlan(rank, world_size);
+  AddPingPong(rank, round, pings, {BufferId::kOutput, 0}, &plan, steps);
+  plan.Finalize();
+  return plan;
+}
+
+Plan BuildProbePlan(int rank, int world_size, const Round& round,
+                    const ProbeShape& shape, ProbeSteps* steps) {
+  assert(shape.pings >= 1 && shape.bulk_chunks >= 2);
+  assert(shape.bulk_bytes >= static_cast<uint64_t>(shape.bulk_chunks));
+  Plan plan = EmptyTransferPlan(rank, world_size);
+  // Pongs land past the bulk area, so they never touch bulk bytes.
+  const int32_t last = AddPingPong(rank, round, shape.pings,
+                                   {BufferId::kOutput, shape.bulk_bytes}, &plan, steps);
+  if (steps->partner >= 0) {
+    auto add = [&](StepKind kind, BufRef src, BufRef dst, uint64_t count, int32_t dep) {
+      plan.steps.push_back(BuildStep(kind, steps->partner, src, dst, count, false, dep));
+      return static_cast<int32_t>(plan.steps.size() - 1);
+    };
     // Both directions at once, after the last ping-pong.
     const uint64_t chunks = static_cast<uint64_t>(shape.bulk_chunks);
     for (uint64_t c = 0; c < chunks; ++c) {

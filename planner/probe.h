@@ -3,9 +3,10 @@
 //
 // N peers are probed in N-1 rounds (N rounds when N is odd) of disjoint
 // pairs, a round-robin tournament, so probing costs O(N) rounds rather than
-// O(N^2) pair tests.  In a round each pair first plays ping-pong (round-trip
+// O(N^2) pair tests.  The rounds run twice: first ping-pong only (round-trip
 // time: the minimum over the pings, taken by the lower rank of the pair),
-// then both send a bulk message at once, cut in chunks; the receiver times
+// with no bulk traffic anywhere; then, after a barrier, each pair plays one
+// ping-pong more and both send a bulk message at once, cut in chunks; the receiver times
 // the whole transfer, from when the partner started (pinned by the last
 // ping-pong, see runtime/src/link_prober.cc) to the last byte.  Pairs of one round that cross
 // the same inter-region trunk share it, which is how trunk capacity is
@@ -55,6 +56,14 @@ struct ProbeSteps {
   std::vector<int32_t> ping_pong;  // 2 * pings steps, in time order
   std::vector<int32_t> bulk_recvs;  // this rank's bulk receive steps
 };
+
+// The latency pass before the bulk rounds: the same pairs, only the
+// ping-pong (`pings` exchanges; kOutput holds 1 byte, kInput 1 byte).
+// Round trips are taken here, while no pair of the probe is moving bulk
+// data: a ping that queues behind another pair's bulk (in a shared NIC,
+// switch or emulator) measures that queue, not the path.
+Plan BuildPingPlan(int rank, int world_size, const Round& round, int pings,
+                   ProbeSteps* steps);
 
 // The plan of one probing round for `rank` (Collective::kTransfer over
 // bytes: kInput holds bulk_bytes to send, kOutput bulk_bytes + 1 to receive

@@ -174,9 +174,34 @@ absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
   spec.dtype = math::DataType::kUint8;
   spec.count = shape.bulk_bytes;
   executor->RecordStepTimes(true);
+  auto fail = [&](absl::Status st) {
+    executor->RecordStepTimes(false);
+    return st;
+  };
+  // Latency pass: every round's ping-pong while no bulk moves anywhere
+  // (planner/probe.h).
   for (const planner::Round& round : rounds) {
-    // This rank's pair in the round, if any, sizes its bulk from its link.
+    planner::ProbeSteps steps;
+    auto plan = std::make_shared<const planner::Plan>(
+        planner::BuildPingPlan(rank, n, round, shape.pings, &steps));
+    absl::Status st = run(spec, plan, send.data(), recv.data());
+    if (!st.ok()) return fail(st);
+    if (steps.partner >= 0) {
+      row[steps.partner] = RoundTrip(steps, executor->step_times(), executor->post_times());
+    }
+  }
+  for (const planner::Round& round : rounds) {
+    // Every pair of a round starts its bulk together: pairs that cross one
+    // trunk are how its capacity is measured (TopologyFromProbes), and a
+    // pair that ran alone because its round-mates were still busy with the
+    // round before would credit the trunk with bandwidth it shared with
+    // nobody.  The first barrier also keeps the latency pass clear of bulk.
+    absl::StatusOr<std::vector<double>> barrier = AllGatherDoubles(rank, n, {0.0}, run);
+    if (!barrier.ok()) return fail(barrier.status());
+    // This rank's pair in the round, if any, sizes its bulk from its link;
+    // one ping-pong pins when the partner starts sending.
     planner::ProbeShape pair = shape;
+    pair.pings = 1;
     for (const auto& [a, b] : round) {
       if (a == rank || b == rank) {
         pair.bulk_bytes = planner::PairBulkBytes(shape, connections(a == rank ? b : a));
@@ -186,13 +211,10 @@ absl::StatusOr<MeasuredNetwork> ProbeLinks(int rank, int world_size,
     auto plan = std::make_shared<const planner::Plan>(
         planner::BuildProbePlan(rank, n, round, pair, &steps));
     absl::Status st = run(spec, plan, send.data(), recv.data());
-    if (!st.ok()) {
-      executor->RecordStepTimes(false);
-      return st;
-    }
+    if (!st.ok()) return fail(st);
     if (steps.partner < 0) continue;
     const auto& t = executor->step_times();
-    row[steps.partner] = RoundTrip(steps, t, executor->post_times());
+    row[steps.partner] = std::min(row[steps.partner], RoundTrip(steps, t, executor->post_times()));
     row[n + steps.partner] =
         ReceiveRate(steps, t, executor->post_times(), row[steps.partner], pair.bulk_bytes);
   }

@@ -76,6 +76,36 @@ TEST(ProbePlanTest, MessagesPairUpAcrossRanks) {
   }
 }
 
+// The latency pass: the same pairs as the bulk rounds, ping-pong only (one
+// byte each way per ping, answered in order), and nothing for a rank that
+// sits the round out.
+TEST(ProbePlanTest, PingPassPairsUpWithoutBulk) {
+  const int n = 5;
+  for (const Round& round : RoundRobinRounds(n)) {
+    std::vector<Plan> plans(n);
+    std::vector<ProbeSteps> steps(n);
+    for (int r = 0; r < n; ++r) plans[r] = BuildPingPlan(r, n, round, 4, &steps[r]);
+    for (int r = 0; r < n; ++r) {
+      if (steps[r].partner < 0) {
+        EXPECT_TRUE(plans[r].steps.empty());
+        continue;
+      }
+      const int p = steps[r].partner;
+      EXPECT_EQ(steps[p].partner, r);
+      EXPECT_NE(steps[r].initiator, steps[p].initiator);
+      EXPECT_TRUE(steps[r].bulk_recvs.empty());
+      ASSERT_EQ(steps[r].ping_pong.size(), 8u);
+      EXPECT_EQ(plans[r].steps.size(), 8u);
+      ASSERT_EQ(plans[r].sends_to[p].size(), 4u);
+      ASSERT_EQ(plans[p].recvs_from[r].size(), 4u);
+      for (int32_t idx : steps[r].ping_pong) EXPECT_EQ(plans[r].steps[idx].count, 1u);
+      // The initiator pings first; the responder answers what it received.
+      const Step& first = plans[r].steps[steps[r].ping_pong[0]];
+      EXPECT_EQ(first.kind, steps[r].initiator ? StepKind::kSend : StepKind::kRecv);
+    }
+  }
+}
+
 // Rows as a transatlantic group would measure them: ranks 0,1 in one
 // region, 2,3 in the other; 0.5 ms within, 70 ms across; 125 MB/s pair
 // links; one 125 MB/s trunk per direction shared by the crossing pairs.
