@@ -50,6 +50,15 @@ struct CostParams {
   // term); applies where the receiver's ingress capacity is known.
   // 0.02: a few percent per flow, typical of shallow-buffered switches.
   double incast_penalty = 0.02;
+  // Window shares: a flow gets at most its share of each network resource
+  // among all the flows the plan runs over it, even while some of them
+  // pause (flow_network.h).  TCP sizes a connection's window to the share
+  // it has been getting and grows it over many round trips, so the share a
+  // paused flow leaves mostly goes unused; measured, plans whose flows take
+  // turns on a bottleneck (a double binary tree across a trunk or out of a
+  // slow peer) ran 21-28 % slower than the work-conserving model predicted
+  // (perf/RESULTS.md).  false: paused flows' shares go to the busy ones.
+  bool window_shares = true;
 };
 
 // One message over an otherwise idle path at `rate_Bps`.

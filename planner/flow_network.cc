@@ -95,7 +95,28 @@ double FlowNetwork::EffectiveCapacity(const Resource& r) const {
 }
 
 double FlowNetwork::Share(const Resource& r) const {
-  return EffectiveCapacity(r) / static_cast<double>(std::max<size_t>(1, r.flows.size()));
+  size_t sharers = std::max<size_t>(1, r.flows.size());
+  if (cost_.window_shares && r.kind != ResourceKind::kMemory) {
+    sharers = std::max(sharers, static_cast<size_t>(r.declared));
+  }
+  return EffectiveCapacity(r) / static_cast<double>(sharers);
+}
+
+void FlowNetwork::ResourcesOf(int32_t path, int32_t out[kMaxResources]) {
+  const int src = resources_[path].a, dst = resources_[path].b;
+  out[0] = path;
+  out[1] = PerRank(egress_, ResourceKind::kEgress, src, net_.egress(src));
+  out[2] = PerRank(ingress_, ResourceKind::kIngress, dst, net_.ingress(dst));
+  out[3] = PerRank(memory_, ResourceKind::kMemory, dst, cost_.mem_Bps);
+  out[4] = Trunk(net_.region(src), net_.region(dst));
+}
+
+void FlowNetwork::Declare(int32_t path) {
+  int32_t uses[kMaxResources];
+  ResourcesOf(path, uses);
+  for (int32_t r : uses) {
+    if (r >= 0) ++resources_[r].declared;
+  }
 }
 
 void FlowNetwork::Integrate(Resource& r, double now) {
@@ -140,14 +161,8 @@ int32_t FlowNetwork::Start(double now, int32_t path, double bytes) {
     id = static_cast<int32_t>(flows_.size());
     flows_.emplace_back();
   }
-  const int src = resources_[path].a, dst = resources_[path].b;
-  int32_t candidates[kMaxResources] = {
-      path,
-      PerRank(egress_, ResourceKind::kEgress, src, net_.egress(src)),
-      PerRank(ingress_, ResourceKind::kIngress, dst, net_.ingress(dst)),
-      PerRank(memory_, ResourceKind::kMemory, dst, cost_.mem_Bps),
-      Trunk(net_.region(src), net_.region(dst)),
-  };
+  int32_t candidates[kMaxResources];
+  ResourcesOf(path, candidates);
   Flow& f = flows_[id];
   f.remaining = f.bytes = bytes;
   f.rate = 0;

@@ -13,7 +13,12 @@
 //           LinkModel::trunk() > 0
 //
 // Sharing is equal share, not max-min: a flow's rate is the smallest, over
-// its resources, of capacity / flows-on-it.  It needs no global fixpoint
+// its resources, of capacity / flows-on-it.  With CostParams::window_shares,
+// flows-on-it counts every path declared to use the resource (Declare: the
+// simulator declares each channel of the plans), busy or not: a TCP flow
+// holds the window of its share of a bottleneck, so when the other flows
+// of the plan pause it does not take their share; only the memory term
+// (not TCP) ignores declarations.  It needs no global fixpoint
 // (so a start or finish costs only the flows it touches, which keeps 10,000
 // ranks fast), at the price of not being work-conserving: a flow held back
 // elsewhere leaves part of its share idle, so with mixed bottlenecks the
@@ -71,6 +76,10 @@ class FlowNetwork {
   // model gives the pair no bandwidth.
   absl::StatusOr<int32_t> Path(int src, int dst);
 
+  // Counts `path` as a sharer of each network resource it crosses, from
+  // now on (see window_shares above).  Once per path.
+  void Declare(int32_t path);
+
   // Starts moving `bytes` (> 0) over `path` at time `now`; returns the flow.
   int32_t Start(double now, int32_t path, double bytes);
 
@@ -99,6 +108,7 @@ class FlowNetwork {
     int a, b;
     double capacity;
     std::vector<int32_t> flows;  // active
+    int declared = 0;            // paths that use it (Declare)
     double allocated = 0;        // sum of the active flows' rates
     double last = 0;             // busy_s is integrated up to here
     double busy_s = 0;
@@ -128,6 +138,9 @@ class FlowNetwork {
   int32_t NewResource(ResourceKind kind, int a, int b, double capacity);
   int32_t PerRank(std::vector<int32_t>& table, ResourceKind kind, int rank, double capacity);
   int32_t Trunk(int from_region, int to_region);
+  // The resources a flow over `path` crosses (path, egress, ingress,
+  // memory, trunk), kNone where unlimited.
+  void ResourcesOf(int32_t path, int32_t out[kMaxResources]);
   double EffectiveCapacity(const Resource& r) const;
   double Share(const Resource& r) const;
   void Integrate(Resource& r, double now);

@@ -272,6 +272,7 @@ absl::Status Engine::Init() {
     absl::StatusOr<int32_t> path = network_.Path(ch.from, ch.to);
     if (!path.ok()) return path.status();
     ch.path = *path;
+    if (!ch.messages.empty()) network_.Declare(ch.path);
     ch.latency = net_.latency(ch.from, ch.to);
   }
   return absl::OkStatus();

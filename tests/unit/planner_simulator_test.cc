@@ -137,6 +137,35 @@ TEST(SimulatorTest, TwoFlowsSharingATrunkTakeTwiceAsLong) {
   EXPECT_NEAR(local->total_s, 0.01, 1e-12);
 }
 
+// Window shares (CostParams::window_shares): a flow keeps its share of a
+// bottleneck among every channel of the plan that uses it, so when the
+// shorter transfer ends the longer one does not speed up; without them the
+// freed share goes to the flow still running.
+TEST(SimulatorTest, AFlowKeepsItsShareWhenTheOtherPauses) {
+  FnNet net(4, 0.0, 100 * kMB);
+  net.region_of = {0, 0, 1, 1};
+  net.trunk_Bps = 100 * kMB;
+  std::vector<Plan> plans = Transfers(4, {{0, 2}}, 1'000'000);
+  std::vector<Plan> longer = Transfers(4, {{1, 3}}, 3'000'000);
+  plans[1] = longer[1];
+  plans[3] = longer[3];
+  CostParams cost = NetworkOnly(0);
+  cost.window_shares = false;
+  auto conserving = Simulate(plans, net, cost, 1);
+  cost.window_shares = true;
+  auto windowed = Simulate(plans, net, cost, 1);
+  ASSERT_TRUE(conserving.ok() && windowed.ok());
+  // 1 MB each at 50 MB/s, then the last 2 MB alone at 100 MB/s.
+  EXPECT_NEAR(conserving->total_s, 0.04, 1e-12);
+  // 3 MB at 50 MB/s throughout.
+  EXPECT_NEAR(windowed->total_s, 0.06, 1e-12);
+  // A resource only one channel uses is not capped: one transfer alone
+  // takes the whole trunk either way.
+  auto alone = Simulate(Transfers(4, {{0, 2}}, 1'000'000), net, cost, 1);
+  ASSERT_TRUE(alone.ok());
+  EXPECT_NEAR(alone->total_s, 0.01, 1e-12);
+}
+
 TEST(SimulatorTest, IncastSlowsFanIn) {
   FnNet net(5, 0.0, 100 * kMB);
   net.ingress_Bps = 100 * kMB;
