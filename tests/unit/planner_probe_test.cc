@@ -37,16 +37,16 @@ TEST(ProbeScheduleTest, EveryPairOnceAndNobodyTwiceInARound) {
   }
 }
 
-TEST(ProbePlanTest, MessagesPairUpAcrossRanks) {
-  const int n = 5;
-  ProbeShape shape;
-  shape.pings = 3;
-  shape.bulk_bytes = 1000;
-  shape.bulk_chunks = 7;
+// Builds every rank's plan of each round of n ranks with `build` and checks
+// what every probe plan holds: a rank outside the round's pairs has no
+// steps; partners name each other and exactly one of them initiates.  Then
+// `check(plans, steps, rank, partner)` for each rank in a pair.
+template <typename Build, typename Check>
+void ForEachPairedRank(int n, Build build, Check check) {
   for (const Round& round : RoundRobinRounds(n)) {
     std::vector<Plan> plans(n);
     std::vector<ProbeSteps> steps(n);
-    for (int r = 0; r < n; ++r) plans[r] = BuildProbePlan(r, n, round, shape, &steps[r]);
+    for (int r = 0; r < n; ++r) plans[r] = build(r, round, &steps[r]);
     for (int r = 0; r < n; ++r) {
       if (steps[r].partner < 0) {
         EXPECT_TRUE(plans[r].steps.empty());
@@ -55,25 +55,40 @@ TEST(ProbePlanTest, MessagesPairUpAcrossRanks) {
       const int p = steps[r].partner;
       EXPECT_EQ(steps[p].partner, r);
       EXPECT_NE(steps[r].initiator, steps[p].initiator);
-      EXPECT_EQ(steps[r].ping_pong.size(), 6u);
-      EXPECT_EQ(steps[r].bulk_recvs.size(), 7u);
-      const auto& sends = plans[r].sends_to[p];
-      const auto& recvs = plans[p].recvs_from[r];
-      ASSERT_EQ(sends.size(), recvs.size());
-      uint64_t bulk = 0;
-      for (size_t k = 0; k < sends.size(); ++k) {
-        EXPECT_EQ(plans[r].steps[sends[k]].count, plans[p].steps[recvs[k]].count);
-        if (k >= 3) bulk += plans[r].steps[sends[k]].count;
-      }
-      EXPECT_EQ(bulk, 1000u);  // the whole bulk, once
-      // Pongs land past the bulk area.
-      for (int32_t idx : plans[r].recvs_from[p]) {
-        const Step& s = plans[r].steps[idx];
-        if (s.count == 1 && s.dst.offset == 1000) continue;
-        EXPECT_LE(s.dst.offset + s.count, 1000u);
-      }
+      check(plans, steps, r, p);
     }
   }
+}
+
+TEST(ProbePlanTest, MessagesPairUpAcrossRanks) {
+  const int n = 5;
+  ProbeShape shape;
+  shape.pings = 3;
+  shape.bulk_bytes = 1000;
+  shape.bulk_chunks = 7;
+  auto build = [&](int r, const Round& round, ProbeSteps* steps) {
+    return BuildProbePlan(r, n, round, shape, steps);
+  };
+  ForEachPairedRank(n, build, [](const std::vector<Plan>& plans,
+                                 const std::vector<ProbeSteps>& steps, int r, int p) {
+    EXPECT_EQ(steps[r].ping_pong.size(), 6u);
+    EXPECT_EQ(steps[r].bulk_recvs.size(), 7u);
+    const auto& sends = plans[r].sends_to[p];
+    const auto& recvs = plans[p].recvs_from[r];
+    ASSERT_EQ(sends.size(), recvs.size());
+    uint64_t bulk = 0;
+    for (size_t k = 0; k < sends.size(); ++k) {
+      EXPECT_EQ(plans[r].steps[sends[k]].count, plans[p].steps[recvs[k]].count);
+      if (k >= 3) bulk += plans[r].steps[sends[k]].count;
+    }
+    EXPECT_EQ(bulk, 1000u);  // the whole bulk, once
+    // Pongs land past the bulk area.
+    for (int32_t idx : plans[r].recvs_from[p]) {
+      const Step& s = plans[r].steps[idx];
+      if (s.count == 1 && s.dst.offset == 1000) continue;
+      EXPECT_LE(s.dst.offset + s.count, 1000u);
+    }
+  });
 }
 
 // The latency pass: the same pairs as the bulk rounds, ping-pong only (one
@@ -81,29 +96,21 @@ TEST(ProbePlanTest, MessagesPairUpAcrossRanks) {
 // sits the round out.
 TEST(ProbePlanTest, PingPassPairsUpWithoutBulk) {
   const int n = 5;
-  for (const Round& round : RoundRobinRounds(n)) {
-    std::vector<Plan> plans(n);
-    std::vector<ProbeSteps> steps(n);
-    for (int r = 0; r < n; ++r) plans[r] = BuildPingPlan(r, n, round, 4, &steps[r]);
-    for (int r = 0; r < n; ++r) {
-      if (steps[r].partner < 0) {
-        EXPECT_TRUE(plans[r].steps.empty());
-        continue;
-      }
-      const int p = steps[r].partner;
-      EXPECT_EQ(steps[p].partner, r);
-      EXPECT_NE(steps[r].initiator, steps[p].initiator);
-      EXPECT_TRUE(steps[r].bulk_recvs.empty());
-      ASSERT_EQ(steps[r].ping_pong.size(), 8u);
-      EXPECT_EQ(plans[r].steps.size(), 8u);
-      ASSERT_EQ(plans[r].sends_to[p].size(), 4u);
-      ASSERT_EQ(plans[p].recvs_from[r].size(), 4u);
-      for (int32_t idx : steps[r].ping_pong) EXPECT_EQ(plans[r].steps[idx].count, 1u);
-      // The initiator pings first; the responder answers what it received.
-      const Step& first = plans[r].steps[steps[r].ping_pong[0]];
-      EXPECT_EQ(first.kind, steps[r].initiator ? StepKind::kSend : StepKind::kRecv);
-    }
-  }
+  auto build = [&](int r, const Round& round, ProbeSteps* steps) {
+    return BuildPingPlan(r, n, round, 4, steps);
+  };
+  ForEachPairedRank(n, build, [](const std::vector<Plan>& plans,
+                                 const std::vector<ProbeSteps>& steps, int r, int p) {
+    EXPECT_TRUE(steps[r].bulk_recvs.empty());
+    ASSERT_EQ(steps[r].ping_pong.size(), 8u);
+    EXPECT_EQ(plans[r].steps.size(), 8u);
+    ASSERT_EQ(plans[r].sends_to[p].size(), 4u);
+    ASSERT_EQ(plans[p].recvs_from[r].size(), 4u);
+    for (int32_t idx : steps[r].ping_pong) EXPECT_EQ(plans[r].steps[idx].count, 1u);
+    // The initiator pings first; the responder answers what it received.
+    const Step& first = plans[r].steps[steps[r].ping_pong[0]];
+    EXPECT_EQ(first.kind, steps[r].initiator ? StepKind::kSend : StepKind::kRecv);
+  });
 }
 
 // Rows as a transatlantic group would measure them: ranks 0,1 in one
