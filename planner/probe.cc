@@ -39,6 +39,13 @@ uint64_t PairBulkBytes(const ProbeShape& shape, int connections) {
 
 namespace {
 
+// Appends one step of a probe plan; returns its index.
+int32_t Append(Plan* plan, StepKind kind, int peer, BufRef src, BufRef dst, uint64_t count,
+               int32_t dep) {
+  plan->steps.push_back(BuildStep(kind, peer, src, dst, count, false, dep));
+  return static_cast<int32_t>(plan->steps.size() - 1);
+}
+
 // The pairing of `rank` in `round` and the ping-pong that starts every
 // probe plan: `pings` exchanges with the partner, the pongs landing at
 // `pong_slot`.  Returns the last ping-pong step (-1 when the rank sits the
@@ -52,8 +59,7 @@ int32_t AddPingPong(int rank, const Round& round, int pings, BufRef pong_slot, P
   }
   if (steps->partner < 0) return -1;
   auto add = [&](StepKind kind, BufRef src, BufRef dst, int32_t dep) {
-    plan->steps.push_back(BuildStep(kind, steps->partner, src, dst, 1, false, dep));
-    return static_cast<int32_t>(plan->steps.size() - 1);
+    return Append(plan, kind, steps->partner, src, dst, 1, dep);
   };
   const BufRef in0{BufferId::kInput, 0};
   int32_t last = -1;
@@ -102,8 +108,7 @@ Plan BuildProbePlan(int rank, int world_size, const Round& round,
                                    {BufferId::kOutput, shape.bulk_bytes}, &plan, steps);
   if (steps->partner >= 0) {
     auto add = [&](StepKind kind, BufRef src, BufRef dst, uint64_t count, int32_t dep) {
-      plan.steps.push_back(BuildStep(kind, steps->partner, src, dst, count, false, dep));
-      return static_cast<int32_t>(plan.steps.size() - 1);
+      return Append(&plan, kind, steps->partner, src, dst, count, dep);
     };
     // Both directions at once, after the last ping-pong.
     const uint64_t chunks = static_cast<uint64_t>(shape.bulk_chunks);

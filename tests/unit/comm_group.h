@@ -26,21 +26,36 @@ inline mdnCommConfig_t OneRankConfig(const char* coordinator) {
   return cfg;
 }
 
+// Starts a coordinator on `listen` and returns the address peers dial.
+inline std::string StartCoordinator(mdnCoordinator_t* coord,
+                                    const std::string& listen = "127.0.0.1:0") {
+  EXPECT_EQ(mdnCoordinatorCreate(listen.c_str(), coord), mdnSuccess) << mdnGetLastError();
+  char addr[128] = {0};
+  EXPECT_EQ(mdnCoordinatorGetAddress(*coord, addr, sizeof(addr)), mdnSuccess);
+  return addr;
+}
+
+// The config of one member of a group of `world` at `coordinator`, asking
+// for `rank` (-1: the coordinator assigns one), with both the connect and
+// the operation timeout at `timeout_ms`.
+inline mdnCommConfig_t MemberConfig(const char* coordinator, int world, int rank,
+                                    int timeout_ms) {
+  mdnCommConfig_t cfg;
+  mdnCommConfigInit(&cfg);
+  cfg.coordinator = coordinator;
+  cfg.world_size = world;
+  cfg.rank = rank;
+  cfg.connect_timeout_ms = timeout_ms;
+  cfg.op_timeout_ms = timeout_ms;
+  return cfg;
+}
+
 class CommGroup {
  public:
   explicit CommGroup(int n, int timeout_ms = 20000) : n_(n), comms_(n) {
-    EXPECT_EQ(mdnCoordinatorCreate("127.0.0.1:0", &coord_), mdnSuccess) << mdnGetLastError();
-    char addr[128];
-    EXPECT_EQ(mdnCoordinatorGetAddress(coord_, addr, sizeof(addr)), mdnSuccess);
-    const std::string address = addr;
+    const std::string address = StartCoordinator(&coord_);
     Run([&](int r, mdnComm_t) {
-      mdnCommConfig_t cfg;
-      mdnCommConfigInit(&cfg);
-      cfg.coordinator = address.c_str();
-      cfg.world_size = n_;
-      cfg.rank = r;
-      cfg.connect_timeout_ms = timeout_ms;
-      cfg.op_timeout_ms = timeout_ms;
+      mdnCommConfig_t cfg = MemberConfig(address.c_str(), n_, r, timeout_ms);
       EXPECT_EQ(mdnCommCreate(&cfg, &comms_[r]), mdnSuccess) << mdnGetLastError();
     });
   }

@@ -1,7 +1,8 @@
 // Helpers for tests of groups whose membership changes: an in-process
 // coordinator and ranks (threads of this process) that join it without a
 // fixed rank, so members can leave and peers join between epochs.  For a
-// fixed group of n ranks, comm_group.h's CommGroup is simpler.
+// fixed group of n ranks, comm_group.h's CommGroup is simpler (the
+// coordinator and member config helpers live there).
 // MERIDIAN_AUTH_TOKEN must be set first (a ::testing::Environment).
 #ifndef MERIDIAN_TESTS_UNIT_ELASTIC_GROUP_H_
 #define MERIDIAN_TESTS_UNIT_ELASTIC_GROUP_H_
@@ -12,26 +13,13 @@
 
 #include "gtest/gtest.h"
 #include "meridian.h"
+#include "tests/unit/comm_group.h"
 
 namespace meridian::test_util {
 
-// Starts a coordinator on `listen` and returns the address peers dial.
-inline std::string StartCoordinator(mdnCoordinator_t* coord,
-                                    const std::string& listen = "127.0.0.1:0") {
-  EXPECT_EQ(mdnCoordinatorCreate(listen.c_str(), coord), mdnSuccess) << mdnGetLastError();
-  char addr[128] = {0};
-  EXPECT_EQ(mdnCoordinatorGetAddress(*coord, addr, sizeof(addr)), mdnSuccess);
-  return addr;
-}
-
 // One peer joining a group of `world` (blocks until the group forms).
 inline mdnComm_t Join(const std::string& coord, int world, int timeout_ms = 15000) {
-  mdnCommConfig_t cfg;
-  mdnCommConfigInit(&cfg);
-  cfg.coordinator = coord.c_str();
-  cfg.world_size = world;
-  cfg.connect_timeout_ms = timeout_ms;
-  cfg.op_timeout_ms = timeout_ms;
+  mdnCommConfig_t cfg = MemberConfig(coord.c_str(), world, -1, timeout_ms);
   mdnComm_t comm = nullptr;
   EXPECT_EQ(mdnCommCreate(&cfg, &comm), mdnSuccess) << mdnGetLastError();
   return comm;
